@@ -1,14 +1,32 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The Sluice server: the hub that fans streams out to readers, the RTSP server, built-in sources and the
+//! configuration.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! let config = Arc::new(sluice_server::config::Config::embedded());
+//! sluice_server::run(config).await
+//! # }
+//! ```
+#![warn(missing_docs)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod config;
+pub mod hub;
+pub mod rtsp;
+pub mod source;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+use std::sync::Arc;
+
+use config::{Config, Source};
+
+/// Binds everything the configuration asks for, starts the built-in sources and serves until dropped.
+pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
+    let hub = hub::Hub::new(config.clone());
+    let server = rtsp::Server::bind(config.clone(), hub.clone()).await?;
+    for (name, path) in &config.paths {
+        if path.source == Source::Demo {
+            tokio::spawn(source::demo::run(hub.clone(), name.clone()));
+        }
     }
+    server.run().await
 }

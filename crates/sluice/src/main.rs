@@ -1,3 +1,79 @@
-fn main() {
-    println!("Hello, world!");
+//! `sluice`: the RTSP media server, camera proxy and client toolkit.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sluice_server::config::{Config, DEFAULT_CONFIG};
+use tracing_subscriber::EnvFilter;
+
+/// Sluice: an RTSP media server. Publish a stream once, read it many times.
+///
+/// Readers connect to rtsp://HOST:8554/PATH over TCP, UDP or multicast; publishers push to a path with
+/// ANNOUNCE/RECORD (ffmpeg -f rtsp, GStreamer rtspclientsink). The embedded default config serves a test
+/// stream on rtsp://HOST:8554/demo.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    ///
+    /// Without --config the embedded default is used (print it with `sluice default-config`).
+    /// RUST_LOG (e.g. RUST_LOG=debug) overrides the log level of the config.
+    Serve {
+        /// TOML configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print the embedded default configuration, every key with its default and a comment.
+    DefaultConfig,
+    /// Check a configuration file and exit: status 0 if it loads.
+    CheckConfig {
+        /// TOML configuration file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::DefaultConfig => {
+            print!("{DEFAULT_CONFIG}");
+            Ok(())
+        }
+        Command::CheckConfig { file } => {
+            let c = Config::load(&file)?;
+            println!("{}: OK ({} paths)", file.display(), c.paths.len());
+            Ok(())
+        }
+        Command::Serve { config } => {
+            let config = match &config {
+                Some(f) => Config::load(f)?,
+                None => Config::embedded(),
+            };
+            let filter = EnvFilter::try_from_default_env()
+                .or_else(|_| EnvFilter::try_new(&config.log.level))
+                .context("log.level is not a valid level or filter")?;
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the runtime")?;
+            rt.block_on(async {
+                tokio::select! {
+                    r = sluice_server::run(Arc::new(config)) => r.context("server failed"),
+                    _ = tokio::signal::ctrl_c() => {
+                        tracing::info!("interrupted, shutting down");
+                        Ok(())
+                    }
+                }
+            })
+        }
+    }
 }

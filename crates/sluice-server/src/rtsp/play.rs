@@ -1,0 +1,256 @@
+//! The sending side of a reader: takes packets from the hub in batches and writes them out.
+//!
+//! Over TCP a batch of up to [`BATCH`] packets goes out in one vectored write (each packet behind its 4-byte
+//! interleaved header, RFC 2326 §10.12), with no copy of a payload and no allocation per packet: the headers
+//! and the `IoSlice`s live in fixed arrays on the stack. Over UDP each packet is one datagram.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use sluice_rtsp::codec::InterleavedFrame;
+use sluice_rtsp::rtcp::{self, NtpTimestamp, SenderReport};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UdpSocket;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+
+use crate::hub::{Packet, ReaderState, Subscription};
+
+/// Most packets written in one syscall.
+pub const BATCH: usize = 64;
+
+/// Where a track's packets go.
+#[derive(Debug, Clone, Copy)]
+pub enum Dest {
+    /// An interleaved channel of the RTSP connection.
+    Channel(u8),
+    /// A UDP address.
+    Addr(SocketAddr),
+}
+
+/// One track a reader receives.
+#[derive(Debug)]
+pub struct TrackOut {
+    /// Where RTP goes.
+    pub rtp: Dest,
+    /// Where RTCP goes.
+    pub rtcp: Dest,
+    clock_rate: u32,
+    ssrc: u32,
+    last_ts: u32,
+    last_at: Option<Instant>,
+    packets: u32,
+    octets: u32,
+}
+
+impl TrackOut {
+    /// A track sent to `rtp`/`rtcp`, whose RTP clock runs at `clock_rate`.
+    pub fn new(rtp: Dest, rtcp: Dest, clock_rate: u32) -> TrackOut {
+        TrackOut {
+            rtp,
+            rtcp,
+            clock_rate,
+            ssrc: 0,
+            last_ts: 0,
+            last_at: None,
+            packets: 0,
+            octets: 0,
+        }
+    }
+}
+
+/// A reader's view of a stream.
+pub struct Player {
+    pending: VecDeque<Packet>,
+    rx: broadcast::Receiver<Packet>,
+    closed: bool,
+    /// Counters.
+    pub state: ReaderState,
+    video: Option<usize>,
+    /// Per stream track: `None` when the reader did not set it up.
+    pub outs: Vec<Option<TrackOut>>,
+}
+
+impl Player {
+    /// Starts with the GOP cache, then live packets.
+    pub fn new(sub: Subscription, video: Option<usize>, outs: Vec<Option<TrackOut>>) -> Player {
+        Player {
+            pending: sub.gop.into(),
+            rx: sub.rx,
+            closed: false,
+            state: ReaderState::default(),
+            video,
+            outs,
+        }
+    }
+
+    /// The first packet of each track the reader will get, from the cache: `(seq, rtptime)` by track.
+    pub fn first_packets(&self) -> Vec<Option<(u16, u32)>> {
+        let mut v = vec![None; self.outs.len()];
+        for p in &self.pending {
+            if let Some(slot @ None) = v.get_mut(p.track) {
+                if p.data.len() >= 12 {
+                    let seq = u16::from_be_bytes([p.data[2], p.data[3]]);
+                    let ts = u32::from_be_bytes([p.data[4], p.data[5], p.data[6], p.data[7]]);
+                    *slot = Some((seq, ts));
+                }
+            }
+        }
+        v
+    }
+
+    fn take(&mut self, p: Packet, batch: &mut Vec<Packet>) {
+        let Some(Some(out)) = self.outs.get_mut(p.track) else {
+            return;
+        };
+        if !self.state.admit(&p, self.video) {
+            return;
+        }
+        if let Some(h) = p.data.get(4..12) {
+            out.last_ts = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+            out.ssrc = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+        }
+        out.last_at = Some(Instant::now());
+        out.packets = out.packets.wrapping_add(1);
+        out.octets = out.octets.wrapping_add(p.data.len().saturating_sub(12) as u32);
+        batch.push(p);
+    }
+
+    /// Fills `batch` with up to [`BATCH`] packets, waiting for the first. Returns `false` once the stream has
+    /// ended and everything was delivered. Cancel-safe: it awaits only while `batch` is empty.
+    pub async fn fill(&mut self, batch: &mut Vec<Packet>) -> bool {
+        while batch.len() < BATCH {
+            let Some(p) = self.pending.pop_front() else { break };
+            self.take(p, batch);
+        }
+        while batch.is_empty() {
+            if self.closed {
+                return false;
+            }
+            match self.rx.recv().await {
+                Ok(p) => self.take(p, batch),
+                Err(RecvError::Lagged(n)) => self.state.lagged(n),
+                Err(RecvError::Closed) => self.closed = true,
+            }
+        }
+        while batch.len() < BATCH && !self.closed {
+            match self.rx.try_recv() {
+                Ok(p) => self.take(p, batch),
+                Err(TryRecvError::Lagged(n)) => self.state.lagged(n),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => self.closed = true,
+            }
+        }
+        true
+    }
+
+    /// RTCP sender reports (with SDES CNAME) for every track that has sent something, RFC 3550 §6.4.1.
+    pub fn sender_reports(&self, now: Instant) -> Vec<(Dest, Bytes)> {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let mut v = Vec::new();
+        for out in self.outs.iter().flatten() {
+            let Some(at) = out.last_at else { continue };
+            let elapsed = now.saturating_duration_since(at);
+            let advance = (elapsed.as_secs_f64() * f64::from(out.clock_rate)) as u64 as u32;
+            let sr = SenderReport {
+                ssrc: out.ssrc,
+                ntp: NtpTimestamp::from_unix(wall),
+                rtp_timestamp: out.last_ts.wrapping_add(advance),
+                packet_count: out.packets,
+                octet_count: out.octets,
+                reports: Vec::new(),
+            };
+            let mut buf = BytesMut::with_capacity(64);
+            sr.write(&mut buf);
+            rtcp::write_sdes_cname(out.ssrc, "sluice", &mut buf);
+            v.push((out.rtcp, buf.freeze()));
+        }
+        v
+    }
+
+    /// RTCP BYE for every track, RFC 3550 §6.6.
+    pub fn goodbyes(&self) -> Vec<(Dest, Bytes)> {
+        let mut v = Vec::new();
+        for out in self.outs.iter().flatten() {
+            let mut buf = BytesMut::with_capacity(32);
+            rtcp::write_bye(&[out.ssrc], Some("end of stream"), &mut buf);
+            v.push((out.rtcp, buf.freeze()));
+        }
+        v
+    }
+
+    /// The interleaved channel of a packet's track.
+    fn channel(&self, p: &Packet) -> Option<u8> {
+        match self.outs.get(p.track)?.as_ref()?.rtp {
+            Dest::Channel(c) => Some(c),
+            Dest::Addr(_) => None,
+        }
+    }
+
+    /// Writes a batch to an RTSP connection in one vectored write (more only if the kernel takes less).
+    pub async fn write_tcp<W: AsyncWriteExt + Unpin>(&self, w: &mut W, batch: &[Packet]) -> io::Result<()> {
+        let mut headers = [[0u8; 4]; BATCH];
+        let mut n = 0;
+        let mut keep = [false; BATCH];
+        for (i, p) in batch.iter().enumerate().take(BATCH) {
+            let (Some(ch), Ok(len)) = (self.channel(p), u16::try_from(p.data.len())) else { continue };
+            headers[i] = InterleavedFrame::header(ch, len);
+            keep[i] = true;
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let mut iov = [IoSlice::new(&[]); 2 * BATCH];
+        let mut k = 0;
+        for (i, p) in batch.iter().enumerate().take(BATCH) {
+            if keep[i] {
+                iov[k] = IoSlice::new(&headers[i]);
+                iov[k + 1] = IoSlice::new(&p.data);
+                k += 2;
+            }
+        }
+        write_all_vectored(w, &mut iov[..k]).await
+    }
+
+    /// Sends a batch as UDP datagrams.
+    pub async fn send_udp(&self, sock: &UdpSocket, batch: &[Packet]) {
+        for p in batch {
+            if let Some(Some(TrackOut { rtp: Dest::Addr(a), .. })) = self.outs.get(p.track) {
+                // UDP is best effort: a send error (the reader went away) is not fatal to the stream.
+                let _ = sock.send_to(&p.data, a).await;
+            }
+        }
+    }
+}
+
+/// Writes every byte of `bufs`, however the kernel splits the writes.
+pub async fn write_all_vectored<W: AsyncWriteExt + Unpin>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !bufs.is_empty() {
+        let n = w.write_vectored(bufs).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut bufs, n);
+    }
+    Ok(())
+}
+
+/// Writes RTCP to its destinations: interleaved frames are returned as bytes to write on the connection, UDP
+/// destinations are sent on `sock`.
+pub async fn send_rtcp(items: Vec<(Dest, Bytes)>, sock: Option<&UdpSocket>) -> BytesMut {
+    let mut tcp = BytesMut::new();
+    for (dest, data) in items {
+        match dest {
+            Dest::Channel(c) => InterleavedFrame { channel: c, payload: data }.encode(&mut tcp),
+            Dest::Addr(a) => {
+                if let Some(s) = sock {
+                    let _ = s.send_to(&data, a).await;
+                }
+            }
+        }
+    }
+    tcp
+}
