@@ -151,7 +151,7 @@ struct ReaderSession {
 
 enum Playing {
     Tcp,
-    Udp(AbortOnDrop),
+    Udp(#[allow(dead_code)] AbortOnDrop),
     Multicast(#[allow(dead_code)] Arc<MulticastSender>),
 }
 
@@ -247,8 +247,8 @@ impl Conn {
                         return Some(format!("{method} answered {}", status.0));
                     }
                 }
-                // A client answering something we never asked: nothing to do.
-                Ok(Some(Message::Response(_))) => {}
+                // A response (a client answering something we never asked): nothing to do.
+                Ok(Some(_)) => {}
                 Err(e) => {
                     let fatal = e.is_fatal();
                     warn!(conn = self.id, peer = %self.peer, error = %e, fatal, "bad request");
