@@ -29,9 +29,14 @@
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod frame;
 pub mod h264;
 pub mod h265;
 mod rtp;
+
+pub use frame::{
+    AccessUnit, CodecParams, DepacketizeError, Depacketizer, Packetizer, RtpIn, Timestamp, TimestampExtender,
+};
 
 /// Errors from parsing media data.
 #[non_exhaustive]

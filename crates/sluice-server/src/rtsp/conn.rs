@@ -419,13 +419,19 @@ impl Conn {
         let publishing = self.announced.is_some()
             || matches!(&self.session, Some(Session { role: Role::Publisher(_), .. }));
         // RTP/AVP only (SRTP needs RTSPS), over UDP, multicast UDP or TCP.
+        // Some cameras' clients send `interleaved=` without `/TCP`: the lower transport is then TCP.
         let spec = transport.0.iter().find(|t| {
-            t.profile == Profile::Avp && (t.lower == LowerTransport::Tcp || t.lower == LowerTransport::Udp && (t.multicast || t.client_port.is_some()))
-                && !(publishing && t.multicast)
+            let supported = match t.effective_lower() {
+                LowerTransport::Tcp => true,
+                LowerTransport::Udp => t.multicast || t.client_port.is_some(),
+                _ => false,
+            };
+            t.profile == Profile::Avp && supported && !(publishing && t.multicast)
         });
-        let Some(spec) = spec.cloned() else {
+        let Some(mut spec) = spec.cloned() else {
             return error(StatusCode::UNSUPPORTED_TRANSPORT, format_args!("none of `{th}` is supported"));
         };
+        spec.lower = spec.effective_lower();
         if publishing {
             self.setup_publisher(path, spec)
         } else {
