@@ -38,7 +38,9 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig {
+            level: "info".into(),
+        }
     }
 }
 
@@ -141,6 +143,9 @@ pub struct HubConfig {
     pub gop_cache_bytes: usize,
     /// `publish_any_path`: accept publishers on path names that are not listed under `[paths]`.
     pub publish_any_path: bool,
+    /// `publisher_grace`: seconds a publisher that left may take to come back with the same tracks and
+    /// continue its stream without its readers noticing. 0 ends the stream at once.
+    pub publisher_grace: f64,
 }
 
 impl Default for HubConfig {
@@ -149,17 +154,47 @@ impl Default for HubConfig {
             reader_queue: 2048,
             gop_cache_bytes: 16 * 1024 * 1024,
             publish_any_path: true,
+            publisher_grace: 5.0,
         }
     }
 }
 
 /// `[paths.NAME]`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PathConfig {
-    /// `source`: `"publisher"` (the default: a client publishes with ANNOUNCE/RECORD) or `"demo"` (the
-    /// built-in test clip).
+    /// `source`: `"publisher"` (the default: a client publishes with ANNOUNCE/RECORD), `"demo"` (the
+    /// built-in test clip) or an `rtsp://` / `rtsps://` URL to pull (a camera).
     pub source: Source,
+    /// `on_demand`: pull the camera only while someone reads (default false: always on).
+    pub on_demand: bool,
+    /// `on_demand_close_after`: seconds without readers before an on-demand camera is closed.
+    pub on_demand_close_after: f64,
+    /// `on_demand_start_timeout`: seconds a reader waits for an on-demand camera to deliver its stream.
+    pub on_demand_start_timeout: f64,
+    /// `transport`: how to pull the camera: `auto` (UDP, falling back to TCP), `udp`, `tcp` or `multicast`.
+    pub transport: String,
+    /// `udp_fallback_after`: with `auto`, seconds without a packet over UDP before switching to TCP.
+    pub udp_fallback_after: f64,
+    /// `reconnect_min`: seconds before the first reconnect attempt after the camera drops.
+    pub reconnect_min: f64,
+    /// `reconnect_max`: the longest wait between reconnect attempts (the wait doubles up to this, with jitter).
+    pub reconnect_max: f64,
+}
+
+impl Default for PathConfig {
+    fn default() -> Self {
+        PathConfig {
+            source: Source::Publisher,
+            on_demand: false,
+            on_demand_close_after: 10.0,
+            on_demand_start_timeout: 10.0,
+            transport: "auto".into(),
+            udp_fallback_after: 3.0,
+            reconnect_min: 1.0,
+            reconnect_max: 30.0,
+        }
+    }
 }
 
 /// Where a path's stream comes from.
@@ -171,6 +206,8 @@ pub enum Source {
     Publisher,
     /// The built-in H.264 test clip, looped.
     Demo,
+    /// An RTSP URL to pull (a camera or another server).
+    Rtsp(String),
 }
 
 impl<'de> Deserialize<'de> for Source {
@@ -179,8 +216,12 @@ impl<'de> Deserialize<'de> for Source {
         match s.as_str() {
             "publisher" => Ok(Source::Publisher),
             "demo" => Ok(Source::Demo),
+            url if url.starts_with("rtsp://") || url.starts_with("rtsps://") => {
+                Ok(Source::Rtsp(url.to_string()))
+            }
             other => Err(serde::de::Error::custom(format!(
-                "unknown source `{other}`: expected \"publisher\" or \"demo\""
+                "unknown source `{}`: expected \"publisher\", \"demo\" or an rtsp:// URL",
+                other.chars().take(64).collect::<String>()
             ))),
         }
     }
@@ -261,34 +302,88 @@ impl Config {
         };
         let r = &self.rtsp;
         if r.rtp_port % 2 != 0 {
-            return Err(err("rtsp.rtp_port", format!("{} is odd; RTP ports are even", r.rtp_port)));
+            return Err(err(
+                "rtsp.rtp_port",
+                format!("{} is odd; RTP ports are even", r.rtp_port),
+            ));
         }
         if r.rtcp_port != r.rtp_port.wrapping_add(1) {
-            return Err(err("rtsp.rtcp_port", format!("must be rtp_port + 1 ({})", r.rtp_port.wrapping_add(1))));
+            return Err(err(
+                "rtsp.rtcp_port",
+                format!("must be rtp_port + 1 ({})", r.rtp_port.wrapping_add(1)),
+            ));
         }
-        if r.multicast_rtp_port % 2 != 0 || r.multicast_rtcp_port != r.multicast_rtp_port.wrapping_add(1) {
+        if r.multicast_rtp_port % 2 != 0
+            || r.multicast_rtcp_port != r.multicast_rtp_port.wrapping_add(1)
+        {
             return Err(err(
                 "rtsp.multicast_rtcp_port",
-                "multicast_rtp_port must be even and multicast_rtcp_port = multicast_rtp_port + 1".into(),
+                "multicast_rtp_port must be even and multicast_rtcp_port = multicast_rtp_port + 1"
+                    .into(),
             ));
         }
         if let Err(m) = r.multicast_block() {
             return Err(err("rtsp.multicast_range", m));
         }
         if r.session_timeout == 0 {
-            return Err(err("rtsp.session_timeout", "must be at least 1 second".into()));
+            return Err(err(
+                "rtsp.session_timeout",
+                "must be at least 1 second".into(),
+            ));
         }
         if r.max_header_bytes < 256 {
             return Err(err("rtsp.max_header_bytes", "must be at least 256".into()));
         }
         if self.hub.reader_queue < 16 {
-            return Err(err("hub.reader_queue", "must be at least 16 packets".into()));
+            return Err(err(
+                "hub.reader_queue",
+                "must be at least 16 packets".into(),
+            ));
         }
-        for name in self.paths.keys() {
+        if !(0.0..=3600.0).contains(&self.hub.publisher_grace) {
+            return Err(err(
+                "hub.publisher_grace",
+                "must be from 0 to 3600 seconds".into(),
+            ));
+        }
+        for (name, p) in &self.paths {
             if !valid_path_name(name) {
                 return Err(err(
                     &format!("paths.{name}"),
-                    "a path name is one or more of A-Z a-z 0-9 _ - . ~ separated by single '/'".into(),
+                    "a path name is one or more of A-Z a-z 0-9 _ - . ~ separated by single '/'"
+                        .into(),
+                ));
+            }
+            if !matches!(p.transport.as_str(), "auto" | "udp" | "tcp" | "multicast") {
+                return Err(err(
+                    &format!("paths.{name}.transport"),
+                    format!("`{}`: expected auto, udp, tcp or multicast", p.transport),
+                ));
+            }
+            for (key, v) in [
+                ("on_demand_close_after", p.on_demand_close_after),
+                ("on_demand_start_timeout", p.on_demand_start_timeout),
+                ("udp_fallback_after", p.udp_fallback_after),
+                ("reconnect_min", p.reconnect_min),
+                ("reconnect_max", p.reconnect_max),
+            ] {
+                if !(0.01..=86_400.0).contains(&v) {
+                    return Err(err(
+                        &format!("paths.{name}.{key}"),
+                        format!("{v}: must be from 0.01 to 86400 seconds"),
+                    ));
+                }
+            }
+            if p.reconnect_max < p.reconnect_min {
+                return Err(err(
+                    &format!("paths.{name}.reconnect_max"),
+                    "must not be less than reconnect_min".into(),
+                ));
+            }
+            if p.on_demand && !matches!(p.source, Source::Rtsp(_)) {
+                return Err(err(
+                    &format!("paths.{name}.on_demand"),
+                    "only a path with an rtsp:// source can be on demand".into(),
                 ));
             }
         }
@@ -304,12 +399,18 @@ pub fn valid_path_name(name: &str) -> bool {
             !seg.is_empty()
                 && seg != "."
                 && seg != ".."
-                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.~".contains(&b))
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.~".contains(&b))
         })
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn key_on_line(text: &str, line: usize) -> Option<String> {
@@ -320,14 +421,15 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
 }
 
 fn find_key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|l| {
-        let l = l.trim_start();
-        l.strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('=') || rest.trim_start().starts_with(']'))
-            || l.starts_with(&format!("[paths.{key}]"))
-            || l.starts_with(&format!("[paths.\"{key}\"]"))
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key).is_some_and(|rest| {
+                rest.trim_start().starts_with('=') || rest.trim_start().starts_with(']')
+            }) || l.starts_with(&format!("[paths.{key}]"))
+                || l.starts_with(&format!("[paths.\"{key}\"]"))
+        })
+        .map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -352,7 +454,11 @@ mod tests {
 
     #[test]
     fn unknown_key_names_line_and_key() {
-        let e = Config::parse("[rtsp]\nlisten = \"0.0.0.0:1\"\nrtp_prot = 9000\n", "a.toml").unwrap_err();
+        let e = Config::parse(
+            "[rtsp]\nlisten = \"0.0.0.0:1\"\nrtp_prot = 9000\n",
+            "a.toml",
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(3));
         assert_eq!(e.key.as_deref(), Some("rtp_prot"));
         assert!(e.to_string().starts_with("a.toml:3: key `rtp_prot`"), "{e}");
@@ -389,6 +495,9 @@ mod tests {
     #[test]
     fn multicast_block() {
         let r = RtspConfig::default();
-        assert_eq!(r.multicast_block().unwrap(), (Ipv4Addr::new(239, 255, 42, 0), 256));
+        assert_eq!(
+            r.multicast_block().unwrap(),
+            (Ipv4Addr::new(239, 255, 42, 0), 256)
+        );
     }
 }

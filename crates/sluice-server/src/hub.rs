@@ -14,13 +14,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sluice_rtsp::rtp::RtpPacket;
+use sluice_rtsp::rtp::{self, RtpPacket};
 use sluice_rtsp::sdp::{MediaDescription, SessionDescription};
 use tokio::sync::broadcast;
+use tracing::{info, warn};
 
 use crate::config::{Config, Source};
+use crate::continuity::{Continuity, Numbering};
 
 /// Says whether an RTP payload begins a keyframe access unit.
 pub type KeyframeFn = fn(&[u8]) -> bool;
@@ -98,6 +101,9 @@ pub struct Stream {
 
 struct Inner {
     tx: Option<broadcast::Sender<Packet>>,
+    continuity: Vec<Continuity>,
+    await_keyframe: bool,
+    last_packet: Option<Instant>,
     gop: VecDeque<Packet>,
     gop_bytes: usize,
     /// RTP timestamp of the keyframe the cache starts with.
@@ -106,7 +112,10 @@ struct Inner {
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream").field("path", &self.path).field("tracks", &self.tracks.len()).finish()
+        f.debug_struct("Stream")
+            .field("path", &self.path)
+            .field("tracks", &self.tracks.len())
+            .finish()
     }
 }
 
@@ -122,6 +131,7 @@ impl Stream {
     fn new(path: String, tracks: Vec<Track>, queue: usize, gop_limit: usize) -> Stream {
         let video = tracks.iter().position(Track::has_keyframes);
         let (tx, _) = broadcast::channel(queue.max(16));
+        let n = tracks.len();
         Stream {
             path,
             tracks,
@@ -130,6 +140,9 @@ impl Stream {
             stats: StreamStats::default(),
             inner: Mutex::new(Inner {
                 tx: Some(tx),
+                continuity: vec![Continuity::default(); n],
+                await_keyframe: false,
+                last_packet: None,
                 gop: VecDeque::new(),
                 gop_bytes: 0,
                 gop_ts: None,
@@ -168,18 +181,50 @@ impl Stream {
             self.stats.invalid_packets.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let (keyframe, ts) = match RtpPacket::parse(&data) {
-            Ok(p) => (t.keyframe.is_some_and(|f| f(p.payload())), p.timestamp()),
+        let (keyframe, input) = match RtpPacket::parse(&data) {
+            Ok(p) => (
+                t.keyframe.is_some_and(|f| f(p.payload())),
+                Numbering {
+                    seq: p.sequence_number(),
+                    ts: p.timestamp(),
+                    ssrc: p.ssrc(),
+                    pt: p.payload_type(),
+                },
+            ),
             Err(_) => {
                 self.stats.invalid_packets.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         };
         self.stats.packets_in.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
-        let len = data.len();
-        let packet = Packet { track, data, keyframe };
+        self.stats
+            .bytes_in
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         let mut inner = self.lock();
+        inner.last_packet = Some(Instant::now());
+        if inner.await_keyframe && self.video == Some(track) {
+            if !keyframe {
+                // After a source restart readers resume at the next keyframe.
+                return;
+            }
+            inner.await_keyframe = false;
+        }
+        let Some(cont) = inner.continuity.get_mut(track) else {
+            return;
+        };
+        let out = cont.map(input);
+        let data = if out == input {
+            data
+        } else {
+            renumber(&data, out)
+        };
+        let ts = out.ts;
+        let len = data.len();
+        let packet = Packet {
+            track,
+            data,
+            keyframe,
+        };
         if self.video.is_some() {
             if keyframe && inner.gop_ts != Some(ts) {
                 // A new keyframe access unit: the cache restarts here. (SPS, PPS and the IDR share a
@@ -204,6 +249,35 @@ impl Stream {
             // An error only means that nobody is reading.
             let _ = tx.send(packet);
         }
+    }
+
+    /// Whether a new source session with these tracks can continue this stream (same media, codecs and
+    /// clock rates, in the same order).
+    pub fn compatible(&self, tracks: &[Track]) -> bool {
+        self.tracks.len() == tracks.len()
+            && self.tracks.iter().zip(tracks).all(|(a, b)| {
+                a.media.media == b.media.media
+                    && a.encoding == b.encoding
+                    && a.clock_rate == b.clock_rate
+            })
+    }
+
+    /// A new source session continues this stream: readers stay attached and see one continuous RTP stream,
+    /// resuming at the next keyframe.
+    pub fn resume(&self, now: Instant) {
+        let mut inner = self.lock();
+        let gap = inner
+            .last_packet
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        for (c, t) in inner.continuity.iter_mut().zip(&self.tracks) {
+            let ticks =
+                (gap.as_secs_f64() * f64::from(t.clock_rate)).min(f64::from(u32::MAX / 2)) as u32;
+            c.resume(ticks);
+        }
+        inner.await_keyframe = self.video.is_some();
+        inner.gop.clear();
+        inner.gop_bytes = 0;
+        inner.gop_ts = None;
     }
 
     /// Subscribes a reader: the GOP cache, then live packets. `None` once the source has left.
@@ -256,13 +330,29 @@ impl Stream {
             m.num_ports = None;
             m.connection = None;
             m.attributes.retain(|a| {
-                !matches!(a.name.as_str(), "control" | "sendonly" | "recvonly" | "sendrecv" | "inactive")
+                !matches!(
+                    a.name.as_str(),
+                    "control" | "sendonly" | "recvonly" | "sendrecv" | "inactive"
+                )
             });
-            m.attributes.push(attr("control", Some(&format!("trackID={i}"))));
+            m.attributes
+                .push(attr("control", Some(&format!("trackID={i}"))));
             sdp.media.push(m);
         }
         sdp.to_string()
     }
+}
+
+/// A copy of an RTP packet with new numbering (only after a source restart).
+fn renumber(data: &[u8], n: Numbering) -> Bytes {
+    let mut b = bytes::BytesMut::from(data);
+    rtp::set_sequence_number(&mut b, n.seq);
+    rtp::set_timestamp(&mut b, n.ts);
+    rtp::set_ssrc(&mut b, n.ssrc);
+    if let Some(x) = b.get_mut(1) {
+        *x = (*x & 0x80) | (n.pt & 0x7f);
+    }
+    b.freeze()
 }
 
 fn attr(name: &str, value: Option<&str>) -> sluice_rtsp::sdp::Attribute {
@@ -320,7 +410,7 @@ pub enum ClaimError {
     #[error("path `{0}` is not configured and publish_any_path is off")]
     NotConfigured(String),
     /// The path's source is not a publisher.
-    #[error("path `{0}` has a built-in source and does not take publishers")]
+    #[error("path `{0}` has its own source and does not take publishers")]
     NotPublishable(String),
     /// Someone is publishing already.
     #[error("another publisher is active on path `{0}`")]
@@ -337,20 +427,22 @@ pub struct Hub {
 }
 
 enum Slot {
-    /// A publisher has the path (between ANNOUNCE and RECORD the stream is not there yet).
+    /// A source has the path (between ANNOUNCE and RECORD the stream is not there yet).
     Claimed(Option<Arc<Stream>>, u64),
-    /// A built-in source.
-    Static(Arc<Stream>),
+    /// The publisher left; the stream waits `publisher_grace` for it to come back.
+    Orphaned(Arc<Stream>, u64),
 }
 
 static CLAIM_IDS: AtomicU64 = AtomicU64::new(1);
 
-/// A publisher's hold on a path; dropping it frees the path and ends the stream.
+/// A source's hold on a path: a publisher's, a pulled camera's or a built-in source's. Dropping it frees the
+/// path and ends the stream (after the publisher grace period, for publishers).
 pub struct Claim {
     hub: Arc<Hub>,
     path: String,
     id: u64,
     stream: Option<Arc<Stream>>,
+    grace: bool,
 }
 
 impl Claim {
@@ -359,20 +451,57 @@ impl Claim {
         &self.path
     }
 
-    /// Starts the stream with these tracks (at RECORD). Readers can now DESCRIBE it.
+    /// Starts the stream with these tracks (a publisher at RECORD, a camera once described). When the path
+    /// already has a stream with the same tracks (a reconnecting source), readers stay attached and the stream
+    /// continues; otherwise the old stream ends and its readers are closed.
     pub fn start(&mut self, tracks: Vec<Track>) -> Arc<Stream> {
-        let h = &self.hub.config.hub;
-        let stream = Arc::new(Stream::new(self.path.clone(), tracks, h.reader_queue, h.gop_cache_bytes));
-        if let Some(old) = self.stream.replace(stream.clone()) {
+        if let Some(old) = self.stream.take() {
+            if old.is_live() && old.compatible(&tracks) {
+                old.resume(Instant::now());
+                info!(
+                    path = self.path,
+                    readers = old.reader_count(),
+                    "source resumed; readers stay attached"
+                );
+                self.stream = Some(old.clone());
+                self.set_slot(Some(old.clone()));
+                return old;
+            }
+            if old.reader_count() > 0 {
+                warn!(
+                    path = self.path,
+                    "the source came back with different tracks; closing its readers"
+                );
+            }
             old.close();
         }
+        let h = &self.hub.config.hub;
+        let stream = Arc::new(Stream::new(
+            self.path.clone(),
+            tracks,
+            h.reader_queue,
+            h.gop_cache_bytes,
+        ));
+        self.stream = Some(stream.clone());
+        self.set_slot(Some(stream.clone()));
+        stream
+    }
+
+    fn set_slot(&self, stream: Option<Arc<Stream>>) {
         let mut paths = self.hub.lock();
         if let Some(Slot::Claimed(s, id)) = paths.get_mut(&self.path) {
             if *id == self.id {
-                *s = Some(stream.clone());
+                *s = stream;
             }
         }
-        stream
+    }
+
+    /// Ends the stream now (an on-demand source closing when idle); the claim stays.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.stream.take() {
+            s.close();
+        }
+        self.set_slot(None);
     }
 
     /// The stream, once started.
@@ -383,12 +512,36 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        if let Some(s) = &self.stream {
-            s.close();
-        }
+        let grace = Duration::from_secs_f64(self.hub.config.hub.publisher_grace.max(0.0));
         let mut paths = self.hub.lock();
-        if matches!(paths.get(&self.path), Some(Slot::Claimed(_, id)) if *id == self.id) {
-            paths.remove(&self.path);
+        if !matches!(paths.get(&self.path), Some(Slot::Claimed(_, id)) if *id == self.id) {
+            return;
+        }
+        let runtime = tokio::runtime::Handle::try_current();
+        match (self.stream.take(), runtime) {
+            (Some(s), Ok(rt)) if self.grace && !grace.is_zero() && s.is_live() => {
+                // Keep the stream for a while: a publisher that reconnects with the same tracks continues it.
+                let id = CLAIM_IDS.fetch_add(1, Ordering::Relaxed);
+                paths.insert(self.path.clone(), Slot::Orphaned(s, id));
+                let hub = self.hub.clone();
+                let path = self.path.clone();
+                rt.spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    let mut paths = hub.lock();
+                    if matches!(paths.get(&path), Some(Slot::Orphaned(_, i)) if *i == id) {
+                        if let Some(Slot::Orphaned(s, _)) = paths.remove(&path) {
+                            info!(path, "publisher did not come back; stream ended");
+                            s.close();
+                        }
+                    }
+                });
+            }
+            (s, _) => {
+                paths.remove(&self.path);
+                if let Some(s) = s {
+                    s.close();
+                }
+            }
         }
     }
 }
@@ -415,7 +568,7 @@ impl Hub {
     pub fn stream(&self, path: &str) -> Option<Arc<Stream>> {
         match self.lock().get(path)? {
             Slot::Claimed(s, _) => s.clone(),
-            Slot::Static(s) => Some(s.clone()),
+            Slot::Orphaned(s, _) => Some(s.clone()),
         }
     }
 
@@ -424,7 +577,7 @@ impl Hub {
         let paths = self.lock();
         let mut v: Vec<String> = paths
             .iter()
-            .filter(|(_, s)| matches!(s, Slot::Static(_) | Slot::Claimed(Some(_), _)))
+            .filter(|(_, s)| matches!(s, Slot::Orphaned(..) | Slot::Claimed(Some(_), _)))
             .map(|(k, _)| k.clone())
             .collect();
         v.sort();
@@ -446,27 +599,158 @@ impl Hub {
             }
             None => {}
         }
+        self.take(path, true)
+    }
+
+    /// A path's own source (a camera, the demo clip) takes its path.
+    pub fn claim_source(self: &Arc<Self>, path: &str) -> Result<Claim, ClaimError> {
+        self.take(path, false)
+    }
+
+    fn take(self: &Arc<Self>, path: &str, grace: bool) -> Result<Claim, ClaimError> {
         let mut paths = self.lock();
-        if paths.contains_key(path) {
-            return Err(ClaimError::Busy(path.to_string()));
-        }
+        let adopted = match paths.get(path) {
+            Some(Slot::Claimed(..)) => return Err(ClaimError::Busy(path.to_string())),
+            Some(Slot::Orphaned(s, _)) => Some(s.clone()),
+            None => None,
+        };
         let id = CLAIM_IDS.fetch_add(1, Ordering::Relaxed);
-        paths.insert(path.to_string(), Slot::Claimed(None, id));
+        paths.insert(path.to_string(), Slot::Claimed(adopted.clone(), id));
         Ok(Claim {
             hub: self.clone(),
             path: path.to_string(),
             id,
-            stream: None,
+            stream: adopted,
+            grace,
         })
     }
+}
 
-    /// Installs a built-in source's stream on a path.
-    pub fn start_static(&self, path: &str, tracks: Vec<Track>) -> Arc<Stream> {
-        let h = &self.config.hub;
-        let stream = Arc::new(Stream::new(path.to_string(), tracks, h.reader_queue, h.gop_cache_bytes));
-        if let Some(Slot::Static(old)) = self.lock().insert(path.to_string(), Slot::Static(stream.clone())) {
-            old.close();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_rtsp::rtp::RtpHeader;
+
+    fn hub(grace: f64) -> Arc<Hub> {
+        let mut c = Config::parse("", "t").unwrap();
+        c.hub.publisher_grace = grace;
+        Hub::new(Arc::new(c))
+    }
+
+    fn tracks() -> Vec<Track> {
+        let sdp = "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+        SessionDescription::parse(sdp.as_bytes())
+            .unwrap()
+            .media
+            .into_iter()
+            .map(Track::from_media)
+            .collect()
+    }
+
+    /// An H.264 packet: an IDR slice when `key`, else a non-IDR slice.
+    fn pkt(seq: u16, ts: u32, ssrc: u32, key: bool) -> Bytes {
+        let mut b = bytes::BytesMut::new();
+        RtpHeader {
+            marker: true,
+            payload_type: 96,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc,
         }
-        stream
+        .write(&mut b);
+        b.extend_from_slice(if key { &[0x65, 0x88] } else { &[0x41, 0x9a] });
+        b.freeze()
+    }
+
+    fn header(p: &Packet) -> (u16, u32, u32) {
+        let r = RtpPacket::parse(&p.data).unwrap();
+        (r.sequence_number(), r.timestamp(), r.ssrc())
+    }
+
+    #[test]
+    fn joining_reader_gets_gop_from_keyframe() {
+        let h = hub(0.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        s.publish(0, pkt(1, 0, 9, false));
+        s.publish(0, pkt(2, 3600, 9, true));
+        s.publish(0, pkt(3, 7200, 9, false));
+        let sub = s.subscribe().unwrap();
+        let seqs: Vec<u16> = sub.gop.iter().map(|p| header(p).0).collect();
+        assert_eq!(seqs, [2, 3]);
+        assert!(sub.gop[0].keyframe);
+    }
+
+    #[test]
+    fn second_publisher_is_refused_and_drop_frees_path() {
+        let h = hub(0.0);
+        let c = h.claim("cam").unwrap();
+        assert_eq!(h.claim("cam").err(), Some(ClaimError::Busy("cam".into())));
+        drop(c);
+        assert!(h.claim("cam").is_ok());
+    }
+
+    #[tokio::test]
+    async fn publisher_back_within_grace_continues_the_stream() {
+        let h = hub(5.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        let mut sub = s.subscribe().unwrap();
+        s.publish(0, pkt(100, 1000, 7, true));
+        s.publish(0, pkt(101, 4600, 7, false));
+        drop(c);
+        assert!(
+            h.stream("cam").is_some(),
+            "the stream waits for its publisher"
+        );
+        let mut c = h.claim("cam").unwrap();
+        let s2 = c.start(tracks());
+        assert!(Arc::ptr_eq(&s, &s2));
+        // The new session starts mid-GOP: readers skip to its keyframe, numbered on from the old session.
+        s2.publish(0, pkt(5000, 77, 8, false));
+        s2.publish(0, pkt(5001, 3677, 8, true));
+        s2.publish(0, pkt(5002, 7277, 8, false));
+        let got: Vec<(u16, u32, u32)> = (0..4)
+            .map(|_| header(&sub.rx.try_recv().unwrap()))
+            .collect();
+        assert_eq!(got[..2], [(100, 1000, 7), (101, 4600, 7)]);
+        assert_eq!((got[2].0, got[2].2), (102, 7));
+        assert!(got[2].1 > 4600, "timestamp moves on across the gap");
+        assert_eq!((got[3].0, got[3].1 - got[2].1, got[3].2), (103, 3600, 7));
+        assert!(sub.rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn different_tracks_end_the_old_stream() {
+        let h = hub(5.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        drop(c);
+        let mut c = h.claim("cam").unwrap();
+        let sdp = "v=0\r\ns=x\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
+        let other = SessionDescription::parse(sdp.as_bytes())
+            .unwrap()
+            .media
+            .into_iter()
+            .map(Track::from_media)
+            .collect();
+        let s2 = c.start(other);
+        assert!(!Arc::ptr_eq(&s, &s2));
+        assert!(!s.is_live());
+    }
+
+    #[test]
+    fn lagging_reader_skips_to_keyframe() {
+        let mut r = ReaderState::default();
+        r.lagged(5);
+        let p = |key| Packet {
+            track: 0,
+            data: Bytes::new(),
+            keyframe: key,
+        };
+        assert!(!r.admit(&p(false), Some(0)));
+        assert!(r.admit(&p(true), Some(0)));
+        assert!(r.admit(&p(false), Some(0)));
+        assert_eq!((r.lost, r.sent), (6, 2));
     }
 }

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod continuity;
 pub mod hub;
 pub mod rtsp;
 pub mod source;

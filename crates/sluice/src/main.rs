@@ -60,7 +60,10 @@ fn main() -> anyhow::Result<()> {
             let filter = EnvFilter::try_from_default_env()
                 .or_else(|_| EnvFilter::try_new(&config.log.level))
                 .context("log.level is not a valid level or filter")?;
-            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .init();
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use sluice_rtsp::codec::{Decoder, InterleavedFrame, Limits, Message};
-use sluice_rtsp::header::{LowerTransport, Profile, RtpInfo, RtpInfoEntry, SessionHeader, Transport, TransportSpec};
+use sluice_rtsp::header::{
+    LowerTransport, Profile, RtpInfo, RtpInfoEntry, SessionHeader, Transport, TransportSpec,
+};
 use sluice_rtsp::message::{Method, Request, Response, StatusCode};
 use sluice_rtsp::sdp::SessionDescription;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -40,7 +42,10 @@ pub(crate) enum WriterCmd {
 
 pub(crate) async fn serve(state: Arc<ServerState>, tcp: TcpStream, peer: SocketAddr, id: u64) {
     let max = state.config.rtsp.max_sessions;
-    let count = state.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let count = state
+        .connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
     let _guard = ConnCount(state.clone());
     let local = tcp.local_addr().unwrap_or(state.config.rtsp.listen);
     // Media goes out in batches, one write per batch; Nagle would only delay the last segment of each.
@@ -90,7 +95,9 @@ struct ConnCount(Arc<ServerState>);
 
 impl Drop for ConnCount {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0
+            .connections
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -184,7 +191,11 @@ struct Reply {
 
 impl From<Response> for Reply {
     fn from(resp: Response) -> Reply {
-        Reply { resp, then: None, close: false }
+        Reply {
+            resp,
+            then: None,
+            close: false,
+        }
     }
 }
 
@@ -195,7 +206,11 @@ fn error(status: StatusCode, why: impl std::fmt::Display) -> Reply {
 }
 
 impl Conn {
-    async fn run(&mut self, rd: &mut tokio::net::tcp::OwnedReadHalf, erx: &mut mpsc::UnboundedReceiver<Event>) -> String {
+    async fn run(
+        &mut self,
+        rd: &mut tokio::net::tcp::OwnedReadHalf,
+        erx: &mut mpsc::UnboundedReceiver<Event>,
+    ) -> String {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -275,7 +290,14 @@ impl Conn {
         if let Some(s) = &self.session {
             if h.get("Session").is_none() {
                 let timeout = self.state.config.rtsp.session_timeout;
-                h.insert("Session", SessionHeader { id: s.id.clone(), timeout: Some(timeout) }.to_string());
+                h.insert(
+                    "Session",
+                    SessionHeader {
+                        id: s.id.clone(),
+                        timeout: Some(timeout),
+                    }
+                    .to_string(),
+                );
             }
         }
         let mut out = BytesMut::with_capacity(256 + reply.resp.body.len());
@@ -291,7 +313,9 @@ impl Conn {
         s.activity.touch(now());
         if let Role::Publisher(p) = &s.role {
             let Some(stream) = &p.stream else { return };
-            if let Some(&(_, track, is_rtp)) = p.channels.iter().find(|(c, _, _)| *c == frame.channel) {
+            if let Some(&(_, track, is_rtp)) =
+                p.channels.iter().find(|(c, _, _)| *c == frame.channel)
+            {
                 if is_rtp {
                     stream.publish(track, frame.payload);
                 }
@@ -312,7 +336,11 @@ impl Conn {
         let timeout = self.state.config.rtsp.session_timeout();
         // TCP sessions live as long as their connection; UDP ones need signs of life.
         if kind != Kind::Tcp && s.activity.idle(now()) > timeout {
-            return Some(format!("session {} timed out after {}s without a request or RTCP report", s.id, timeout.as_secs()));
+            return Some(format!(
+                "session {} timed out after {}s without a request or RTCP report",
+                s.id,
+                timeout.as_secs()
+            ));
         }
         None
     }
@@ -348,11 +376,18 @@ impl Conn {
             let id = h.split(';').next().unwrap_or("").trim();
             match &self.session {
                 Some(s) if s.id == id => s.activity.touch(now()),
-                _ => return error(StatusCode::SESSION_NOT_FOUND, format_args!("no session `{id}` on this connection")),
+                _ => {
+                    return error(
+                        StatusCode::SESSION_NOT_FOUND,
+                        format_args!("no session `{id}` on this connection"),
+                    )
+                }
             }
         }
         match req.method {
-            Method::Options => Response::new(StatusCode::OK).with_header("Public", PUBLIC).into(),
+            Method::Options => Response::new(StatusCode::OK)
+                .with_header("Public", PUBLIC)
+                .into(),
             Method::Describe => self.describe(&req),
             Method::Announce => self.announce(&req),
             Method::Setup => self.setup(&req),
@@ -361,7 +396,10 @@ impl Conn {
             Method::Record => self.record(),
             Method::Teardown => self.teardown(),
             Method::GetParameter | Method::SetParameter => Response::new(StatusCode::OK).into(),
-            _ => error(StatusCode::NOT_IMPLEMENTED, format_args!("method {} is not supported", req.method)),
+            _ => error(
+                StatusCode::NOT_IMPLEMENTED,
+                format_args!("method {} is not supported", req.method),
+            ),
         }
     }
 
@@ -370,7 +408,10 @@ impl Conn {
             return error(StatusCode::BAD_REQUEST, "not an rtsp:// URL");
         };
         let Some(stream) = self.state.hub.stream(path) else {
-            return error(StatusCode::NOT_FOUND, format_args!("no stream on path `{path}`"));
+            return error(
+                StatusCode::NOT_FOUND,
+                format_args!("no stream on path `{path}`"),
+            );
         };
         let sdp = stream.reader_sdp(&self.local.ip().to_string());
         Response::new(StatusCode::OK)
@@ -381,14 +422,20 @@ impl Conn {
 
     fn announce(&mut self, req: &Request) -> Reply {
         if self.session.is_some() || self.announced.is_some() {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "a session is already set up on this connection");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "a session is already set up on this connection",
+            );
         }
         let Some(path) = url_path(&req.uri) else {
             return error(StatusCode::BAD_REQUEST, "not an rtsp:// URL");
         };
         if let Some(ct) = req.headers.get("Content-Type") {
             if !ct.to_ascii_lowercase().starts_with("application/sdp") {
-                return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, format_args!("Content-Type `{ct}`; expected application/sdp"));
+                return error(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format_args!("Content-Type `{ct}`; expected application/sdp"),
+                );
             }
         }
         let sdp = match SessionDescription::parse(&req.body) {
@@ -411,13 +458,22 @@ impl Conn {
             return error(StatusCode::BAD_REQUEST, "no Transport header");
         };
         let Ok(transport) = Transport::parse(th) else {
-            return error(StatusCode::UNSUPPORTED_TRANSPORT, format_args!("cannot parse Transport `{th}`"));
+            return error(
+                StatusCode::UNSUPPORTED_TRANSPORT,
+                format_args!("cannot parse Transport `{th}`"),
+            );
         };
         let Some(path) = url_path(&req.uri) else {
             return error(StatusCode::BAD_REQUEST, "not an rtsp:// URL");
         };
         let publishing = self.announced.is_some()
-            || matches!(&self.session, Some(Session { role: Role::Publisher(_), .. }));
+            || matches!(
+                &self.session,
+                Some(Session {
+                    role: Role::Publisher(_),
+                    ..
+                })
+            );
         // RTP/AVP only (SRTP needs RTSPS), over UDP, multicast UDP or TCP.
         // Some cameras' clients send `interleaved=` without `/TCP`: the lower transport is then TCP.
         let spec = transport.0.iter().find(|t| {
@@ -429,7 +485,10 @@ impl Conn {
             t.profile == Profile::Avp && supported && !(publishing && t.multicast)
         });
         let Some(mut spec) = spec.cloned() else {
-            return error(StatusCode::UNSUPPORTED_TRANSPORT, format_args!("none of `{th}` is supported"));
+            return error(
+                StatusCode::UNSUPPORTED_TRANSPORT,
+                format_args!("none of `{th}` is supported"),
+            );
         };
         spec.lower = spec.effective_lower();
         if publishing {
@@ -451,7 +510,11 @@ impl Conn {
                 role: Role::Publisher(PublisherSession {
                     claim: a.claim,
                     sdp: a.sdp,
-                    kind: if spec.lower == LowerTransport::Tcp { Kind::Tcp } else { Kind::Udp },
+                    kind: if spec.lower == LowerTransport::Tcp {
+                        Kind::Tcp
+                    } else {
+                        Kind::Udp
+                    },
                     setups: Vec::new(),
                     channels: Vec::new(),
                     stream: None,
@@ -461,26 +524,48 @@ impl Conn {
         }
         let peer_ip = self.peer.ip();
         let (rtp_port, rtcp_port) = self.state.udp.ports();
-        let Some(Session { role: Role::Publisher(p), .. }) = &mut self.session else {
+        let Some(Session {
+            role: Role::Publisher(p),
+            ..
+        }) = &mut self.session
+        else {
             return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "not publishing");
         };
         if p.stream.is_some() {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "already recording");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "already recording",
+            );
         }
-        let kind = if spec.lower == LowerTransport::Tcp { Kind::Tcp } else { Kind::Udp };
+        let kind = if spec.lower == LowerTransport::Tcp {
+            Kind::Tcp
+        } else {
+            Kind::Udp
+        };
         if kind != p.kind {
-            return error(StatusCode::UNSUPPORTED_TRANSPORT, "all tracks must use the same transport");
+            return error(
+                StatusCode::UNSUPPORTED_TRANSPORT,
+                "all tracks must use the same transport",
+            );
         }
         let Some(media) = publisher_media(&p.sdp, p.claim.path(), path, &p.setups) else {
-            return error(StatusCode::NOT_FOUND, format_args!("no announced track matches `{path}`"));
+            return error(
+                StatusCode::NOT_FOUND,
+                format_args!("no announced track matches `{path}`"),
+            );
         };
         let mut reply = spec.clone();
         reply.mode = None;
         match kind {
             Kind::Tcp => {
-                let (a, b) = spec.interleaved.unwrap_or((2 * media as u8, 2 * media as u8 + 1));
+                let (a, b) = spec
+                    .interleaved
+                    .unwrap_or((2 * media as u8, 2 * media as u8 + 1));
                 if p.channels.iter().any(|(c, _, _)| *c == a || *c == b) {
-                    return error(StatusCode::UNSUPPORTED_TRANSPORT, "interleaved channels already in use");
+                    return error(
+                        StatusCode::UNSUPPORTED_TRANSPORT,
+                        "interleaved channels already in use",
+                    );
                 }
                 p.setups.push((media, Dest::Channel(a), Dest::Channel(b)));
                 reply.interleaved = Some((a, b));
@@ -497,12 +582,17 @@ impl Conn {
                 reply.server_port = Some((rtp_port, rtcp_port));
             }
         }
-        Response::new(StatusCode::OK).with_header("Transport", reply.to_string()).into()
+        Response::new(StatusCode::OK)
+            .with_header("Transport", reply.to_string())
+            .into()
     }
 
     fn setup_reader(&mut self, path: &str, spec: TransportSpec) -> Reply {
         let Some((stream, track)) = resolve_track(&self.state.hub, path) else {
-            return error(StatusCode::NOT_FOUND, format_args!("no stream or track at `{path}`"));
+            return error(
+                StatusCode::NOT_FOUND,
+                format_args!("no stream or track at `{path}`"),
+            );
         };
         let kind = match (spec.lower, spec.multicast) {
             (LowerTransport::Tcp, _) => Kind::Tcp,
@@ -524,27 +614,50 @@ impl Conn {
         }
         let peer_ip = self.peer.ip();
         let (rtp_port, rtcp_port) = self.state.udp.ports();
-        let Some(Session { role: Role::Reader(r), .. }) = &mut self.session else {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "this session publishes");
+        let Some(Session {
+            role: Role::Reader(r),
+            ..
+        }) = &mut self.session
+        else {
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "this session publishes",
+            );
         };
         if !Arc::ptr_eq(&r.stream, &stream) {
-            return error(StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED, "tracks of one session must come from one stream");
+            return error(
+                StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED,
+                "tracks of one session must come from one stream",
+            );
         }
         if r.playing.is_some() {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "SETUP while playing is not supported");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "SETUP while playing is not supported",
+            );
         }
         if kind != r.kind {
-            return error(StatusCode::UNSUPPORTED_TRANSPORT, "all tracks must use the same transport");
+            return error(
+                StatusCode::UNSUPPORTED_TRANSPORT,
+                "all tracks must use the same transport",
+            );
         }
         r.setups.retain(|(t, _, _)| *t != track);
         let mut reply = TransportSpec::new(Profile::Avp, spec.lower);
         reply.multicast = spec.multicast;
         match kind {
             Kind::Tcp => {
-                let (a, b) = spec.interleaved.unwrap_or((2 * track as u8, 2 * track as u8 + 1));
-                let used = |c: u8| r.setups.iter().any(|(_, x, y)| matches!((x, y), (Dest::Channel(p), Dest::Channel(q)) if *p == c || *q == c));
+                let (a, b) = spec
+                    .interleaved
+                    .unwrap_or((2 * track as u8, 2 * track as u8 + 1));
+                let used = |c: u8| {
+                    r.setups.iter().any(|(_, x, y)| matches!((x, y), (Dest::Channel(p), Dest::Channel(q)) if *p == c || *q == c))
+                };
                 if used(a) || used(b) {
-                    return error(StatusCode::UNSUPPORTED_TRANSPORT, "interleaved channels already in use");
+                    return error(
+                        StatusCode::UNSUPPORTED_TRANSPORT,
+                        "interleaved channels already in use",
+                    );
                 }
                 r.setups.push((track, Dest::Channel(a), Dest::Channel(b)));
                 reply.interleaved = Some((a, b));
@@ -553,39 +666,60 @@ impl Conn {
                 let Some((a, b)) = spec.client_port else {
                     return error(StatusCode::UNSUPPORTED_TRANSPORT, "UDP without client_port");
                 };
-                r.setups.push((track, Dest::Addr(SocketAddr::new(peer_ip, a)), Dest::Addr(SocketAddr::new(peer_ip, b))));
+                r.setups.push((
+                    track,
+                    Dest::Addr(SocketAddr::new(peer_ip, a)),
+                    Dest::Addr(SocketAddr::new(peer_ip, b)),
+                ));
                 reply.client_port = Some((a, b));
                 reply.server_port = Some((rtp_port, rtcp_port));
             }
             Kind::Multicast => {
                 let Some(group) = self.state.groups.group(stream.path()) else {
-                    return error(StatusCode::NOT_ENOUGH_BANDWIDTH, "multicast range used up (rtsp.multicast_range)");
+                    return error(
+                        StatusCode::NOT_ENOUGH_BANDWIDTH,
+                        "multicast range used up (rtsp.multicast_range)",
+                    );
                 };
                 let c = &self.state.config.rtsp;
                 let port = c.multicast_rtp_port.wrapping_add(2 * track as u16);
                 let gaddr = |p: u16| Dest::Addr(SocketAddr::new(group.into(), p));
-                r.setups.push((track, gaddr(port), gaddr(port.wrapping_add(1))));
+                r.setups
+                    .push((track, gaddr(port), gaddr(port.wrapping_add(1))));
                 reply.destination = Some(group.to_string());
                 reply.port = Some((port, port.wrapping_add(1)));
                 reply.ttl = Some(c.multicast_ttl);
             }
         }
-        Response::new(StatusCode::OK).with_header("Transport", reply.to_string()).into()
+        Response::new(StatusCode::OK)
+            .with_header("Transport", reply.to_string())
+            .into()
     }
 
     fn play(&mut self, req: &Request) -> Reply {
         let Some(s) = &mut self.session else {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "PLAY before SETUP");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "PLAY before SETUP",
+            );
         };
         let Role::Reader(r) = &mut s.role else {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "this session publishes");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "this session publishes",
+            );
         };
         if r.setups.is_empty() {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "PLAY before SETUP");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "PLAY before SETUP",
+            );
         }
         let range = "npt=0.000-";
         if r.playing.is_some() {
-            return Response::new(StatusCode::OK).with_header("Range", range).into();
+            return Response::new(StatusCode::OK)
+                .with_header("Range", range)
+                .into();
         }
         let Some(sub) = r.stream.subscribe() else {
             return error(StatusCode::NOT_FOUND, "the stream has ended");
@@ -602,8 +736,17 @@ impl Conn {
         let first = player.first_packets();
         let mut info = RtpInfo(Vec::new());
         for &(t, _, _) in &r.setups {
-            let (seq, rtptime) = first.get(t).copied().flatten().map_or((None, None), |(a, b)| (Some(a), Some(b)));
-            info.0.push(RtpInfoEntry { url: format!("{base}trackID={t}"), seq, rtptime, ssrc: None });
+            let (seq, rtptime) = first
+                .get(t)
+                .copied()
+                .flatten()
+                .map_or((None, None), |(a, b)| (Some(a), Some(b)));
+            info.0.push(RtpInfoEntry {
+                url: format!("{base}trackID={t}"),
+                seq,
+                rtptime,
+                ssrc: None,
+            });
         }
         let mut reply: Reply = Response::new(StatusCode::OK)
             .with_header("Range", range)
@@ -640,7 +783,12 @@ impl Conn {
                 };
                 match self.state.multicast(&r.stream, group) {
                     Ok(m) => r.playing = Some(Playing::Multicast(m)),
-                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format_args!("multicast: {e}")),
+                    Err(e) => {
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            format_args!("multicast: {e}"),
+                        )
+                    }
                 }
             }
         }
@@ -649,7 +797,10 @@ impl Conn {
 
     fn pause(&mut self) -> Reply {
         let Some(s) = &mut self.session else {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "PAUSE without a session");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "PAUSE without a session",
+            );
         };
         let mut reply: Reply = Response::new(StatusCode::OK).into();
         if let Role::Reader(r) = &mut s.role {
@@ -662,16 +813,25 @@ impl Conn {
 
     fn record(&mut self) -> Reply {
         let Some(s) = &mut self.session else {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "RECORD before ANNOUNCE and SETUP");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "RECORD before ANNOUNCE and SETUP",
+            );
         };
         let Role::Publisher(p) = &mut s.role else {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "RECORD on a reading session");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "RECORD on a reading session",
+            );
         };
         if p.stream.is_some() {
             return Response::new(StatusCode::OK).into();
         }
         if p.setups.is_empty() {
-            return error(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE, "RECORD before SETUP");
+            return error(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                "RECORD before SETUP",
+            );
         }
         // The stream's tracks are the media that were set up, in SDP order.
         let mut setups = p.setups.clone();
@@ -680,7 +840,10 @@ impl Conn {
             .iter()
             .filter_map(|(m, _, _)| p.sdp.media.get(*m).cloned().map(Track::from_media))
             .collect();
-        let desc: Vec<String> = tracks.iter().map(|t| format!("{}/{}", t.encoding, t.clock_rate)).collect();
+        let desc: Vec<String> = tracks
+            .iter()
+            .map(|t| format!("{}/{}", t.encoding, t.clock_rate))
+            .collect();
         let stream = p.claim.start(tracks);
         let mut udp = Vec::new();
         for (track, (_, rtp, rtcp)) in setups.iter().enumerate() {
@@ -709,7 +872,16 @@ impl Conn {
     }
 
     fn teardown(&mut self) -> Reply {
-        let stop = matches!(&self.session, Some(Session { role: Role::Reader(ReaderSession { playing: Some(Playing::Tcp), .. }), .. }));
+        let stop = matches!(
+            &self.session,
+            Some(Session {
+                role: Role::Reader(ReaderSession {
+                    playing: Some(Playing::Tcp),
+                    ..
+                }),
+                ..
+            })
+        );
         self.end_session();
         let mut r: Reply = Response::new(StatusCode::OK).into();
         if stop {
@@ -721,7 +893,12 @@ impl Conn {
 
 /// The media index an ANNOUNCE'd SDP gives the SETUP URL `path` (its control attribute, relative to the path
 /// or absolute). When the SDP has no controls, SETUPs take the media in order.
-fn publisher_media(sdp: &SessionDescription, base: &str, path: &str, done: &[(usize, Dest, Dest)]) -> Option<usize> {
+fn publisher_media(
+    sdp: &SessionDescription,
+    base: &str,
+    path: &str,
+    done: &[(usize, Dest, Dest)],
+) -> Option<usize> {
     let free = |i: &usize| !done.iter().any(|(m, _, _)| m == i);
     for (i, m) in sdp.media.iter().enumerate() {
         let Some(c) = m.control() else { continue };
@@ -849,20 +1026,36 @@ async fn fill(player: &mut Option<Box<Player>>, batch: &mut Vec<crate::hub::Pack
     }
 }
 
-async fn timed<F: std::future::Future<Output = std::io::Result<()>>>(limit: Duration, f: F) -> Result<(), String> {
+async fn timed<F: std::future::Future<Output = std::io::Result<()>>>(
+    limit: Duration,
+    f: F,
+) -> Result<(), String> {
     match tokio::time::timeout(limit, f).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("write error: {e}")),
-        Err(_) => Err(format!("reader blocked for {}s (rtsp.write_timeout)", limit.as_secs())),
+        Err(_) => Err(format!(
+            "reader blocked for {}s (rtsp.write_timeout)",
+            limit.as_secs()
+        )),
     }
 }
 
 fn log_reader(id: u64, p: &Player) {
-    info!(conn = id, sent = p.state.sent, lost = p.state.lost, "reader stopped");
+    info!(
+        conn = id,
+        sent = p.state.sent,
+        lost = p.state.lost,
+        "reader stopped"
+    );
 }
 
 /// Sends a player's packets over UDP until the stream ends (then RTCP BYE and [`Event::StreamEnded`]).
-pub(crate) async fn udp_play(mut p: Player, rtp: Arc<UdpSocket>, rtcp: Arc<UdpSocket>, events: Option<EventTx>) {
+pub(crate) async fn udp_play(
+    mut p: Player,
+    rtp: Arc<UdpSocket>,
+    rtcp: Arc<UdpSocket>,
+    events: Option<EventTx>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut reports = tokio::time::interval(REPORT_INTERVAL);
     reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -892,7 +1085,10 @@ mod tests {
 
     #[test]
     fn url_paths() {
-        assert_eq!(url_path("rtsp://h:8554/a/b/trackID=0"), Some("a/b/trackID=0"));
+        assert_eq!(
+            url_path("rtsp://h:8554/a/b/trackID=0"),
+            Some("a/b/trackID=0")
+        );
         assert_eq!(url_path("RTSP://h/lobby/"), Some("lobby"));
         assert_eq!(url_path("rtsp://h:8554"), Some(""));
         assert_eq!(url_path("rtsp://h/x?token=1"), Some("x"));

@@ -57,14 +57,22 @@ impl Server {
     pub async fn bind(config: Arc<Config>, hub: Arc<Hub>) -> io::Result<Server> {
         let r = &config.rtsp;
         let listener = TcpListener::bind(r.listen).await.map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot listen on {} (rtsp.listen): {e}", r.listen))
-        })?;
-        let udp = UdpPair::bind(r.listen.ip(), r.rtp_port, r.rtcp_port).await.map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("cannot bind UDP {}/{} (rtsp.rtp_port/rtcp_port): {e}", r.rtp_port, r.rtcp_port),
+                format!("cannot listen on {} (rtsp.listen): {e}", r.listen),
             )
         })?;
+        let udp = UdpPair::bind(r.listen.ip(), r.rtp_port, r.rtcp_port)
+            .await
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot bind UDP {}/{} (rtsp.rtp_port/rtcp_port): {e}",
+                        r.rtp_port, r.rtcp_port
+                    ),
+                )
+            })?;
         let (first, size) = r
             .multicast_block()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -114,7 +122,11 @@ impl Server {
 
 impl ServerState {
     /// The multicast sender of a stream, started on first use.
-    pub(crate) fn multicast(&self, stream: &Arc<Stream>, group: Ipv4Addr) -> io::Result<Arc<MulticastSender>> {
+    pub(crate) fn multicast(
+        &self,
+        stream: &Arc<Stream>,
+        group: Ipv4Addr,
+    ) -> io::Result<Arc<MulticastSender>> {
         let mut map = self.multicast.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = map.get(stream.path()).and_then(|w| w.upgrade()) {
             if Arc::ptr_eq(&s.stream, stream) {
@@ -130,8 +142,14 @@ impl ServerState {
             .map(|i| {
                 let port = |base: u16| base.wrapping_add(2 * i as u16);
                 Some(TrackOut::new(
-                    Dest::Addr(SocketAddr::V4(SocketAddrV4::new(group, port(r.multicast_rtp_port)))),
-                    Dest::Addr(SocketAddr::V4(SocketAddrV4::new(group, port(r.multicast_rtcp_port)))),
+                    Dest::Addr(SocketAddr::V4(SocketAddrV4::new(
+                        group,
+                        port(r.multicast_rtp_port),
+                    ))),
+                    Dest::Addr(SocketAddr::V4(SocketAddrV4::new(
+                        group,
+                        port(r.multicast_rtcp_port),
+                    ))),
                     stream.tracks()[i].clock_rate,
                 ))
             })
@@ -139,7 +157,10 @@ impl ServerState {
         let player = Player::new(sub, stream.video_track(), outs);
         info!(path = stream.path(), %group, "multicast sender started");
         let task = tokio::spawn(conn::udp_play(player, sock.clone(), sock, None));
-        let s = Arc::new(MulticastSender { stream: stream.clone(), task });
+        let s = Arc::new(MulticastSender {
+            stream: stream.clone(),
+            task,
+        });
         map.insert(stream.path().to_string(), Arc::downgrade(&s));
         Ok(s)
     }

@@ -114,7 +114,9 @@ impl Player {
         }
         out.last_at = Some(Instant::now());
         out.packets = out.packets.wrapping_add(1);
-        out.octets = out.octets.wrapping_add(p.data.len().saturating_sub(12) as u32);
+        out.octets = out
+            .octets
+            .wrapping_add(p.data.len().saturating_sub(12) as u32);
         batch.push(p);
     }
 
@@ -122,7 +124,9 @@ impl Player {
     /// ended and everything was delivered. Cancel-safe: it awaits only while `batch` is empty.
     pub async fn fill(&mut self, batch: &mut Vec<Packet>) -> bool {
         while batch.len() < BATCH {
-            let Some(p) = self.pending.pop_front() else { break };
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
             self.take(p, batch);
         }
         while batch.is_empty() {
@@ -148,7 +152,9 @@ impl Player {
 
     /// RTCP sender reports (with SDES CNAME) for every track that has sent something, RFC 3550 §6.4.1.
     pub fn sender_reports(&self, now: Instant) -> Vec<(Dest, Bytes)> {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let mut v = Vec::new();
         for out in self.outs.iter().flatten() {
             let Some(at) = out.last_at else { continue };
@@ -190,12 +196,18 @@ impl Player {
     }
 
     /// Writes a batch to an RTSP connection in one vectored write (more only if the kernel takes less).
-    pub async fn write_tcp<W: AsyncWriteExt + Unpin>(&self, w: &mut W, batch: &[Packet]) -> io::Result<()> {
+    pub async fn write_tcp<W: AsyncWriteExt + Unpin>(
+        &self,
+        w: &mut W,
+        batch: &[Packet],
+    ) -> io::Result<()> {
         let mut headers = [[0u8; 4]; BATCH];
         let mut n = 0;
         let mut keep = [false; BATCH];
         for (i, p) in batch.iter().enumerate().take(BATCH) {
-            let (Some(ch), Ok(len)) = (self.channel(p), u16::try_from(p.data.len())) else { continue };
+            let (Some(ch), Ok(len)) = (self.channel(p), u16::try_from(p.data.len())) else {
+                continue;
+            };
             headers[i] = InterleavedFrame::header(ch, len);
             keep[i] = true;
             n += 1;
@@ -218,7 +230,10 @@ impl Player {
     /// Sends a batch as UDP datagrams.
     pub async fn send_udp(&self, sock: &UdpSocket, batch: &[Packet]) {
         for p in batch {
-            if let Some(Some(TrackOut { rtp: Dest::Addr(a), .. })) = self.outs.get(p.track) {
+            if let Some(Some(TrackOut {
+                rtp: Dest::Addr(a), ..
+            })) = self.outs.get(p.track)
+            {
                 // UDP is best effort: a send error (the reader went away) is not fatal to the stream.
                 let _ = sock.send_to(&p.data, a).await;
             }
@@ -227,7 +242,10 @@ impl Player {
 }
 
 /// Writes every byte of `bufs`, however the kernel splits the writes.
-pub async fn write_all_vectored<W: AsyncWriteExt + Unpin>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+pub async fn write_all_vectored<W: AsyncWriteExt + Unpin>(
+    w: &mut W,
+    mut bufs: &mut [IoSlice<'_>],
+) -> io::Result<()> {
     while !bufs.is_empty() {
         let n = w.write_vectored(bufs).await?;
         if n == 0 {
@@ -244,7 +262,11 @@ pub async fn send_rtcp(items: Vec<(Dest, Bytes)>, sock: Option<&UdpSocket>) -> B
     let mut tcp = BytesMut::new();
     for (dest, data) in items {
         match dest {
-            Dest::Channel(c) => InterleavedFrame { channel: c, payload: data }.encode(&mut tcp),
+            Dest::Channel(c) => InterleavedFrame {
+                channel: c,
+                payload: data,
+            }
+            .encode(&mut tcp),
             Dest::Addr(a) => {
                 if let Some(s) = sock {
                     let _ = s.send_to(&data, a).await;

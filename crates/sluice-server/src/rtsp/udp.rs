@@ -47,8 +47,14 @@ impl Activity {
 
 #[derive(Clone)]
 enum Route {
-    Publish { stream: Arc<Stream>, track: usize, activity: Arc<Activity> },
-    Report { activity: Arc<Activity> },
+    Publish {
+        stream: Arc<Stream>,
+        track: usize,
+        activity: Arc<Activity>,
+    },
+    Report {
+        activity: Arc<Activity>,
+    },
 }
 
 /// The unicast socket pair and who is sending to it.
@@ -70,12 +76,20 @@ pub struct RouteGuard {
 
 impl Drop for RouteGuard {
     fn drop(&mut self) {
-        let mut m = self.pair.rtp_routes.write().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .pair
+            .rtp_routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         for a in &self.rtp {
             m.remove(a);
         }
         drop(m);
-        let mut m = self.pair.rtcp_routes.write().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .pair
+            .rtcp_routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         for a in &self.rtcp {
             m.remove(a);
         }
@@ -84,7 +98,11 @@ impl Drop for RouteGuard {
 
 impl UdpPair {
     /// Binds both sockets on the listener's IP.
-    pub async fn bind(ip: std::net::IpAddr, rtp_port: u16, rtcp_port: u16) -> io::Result<Arc<UdpPair>> {
+    pub async fn bind(
+        ip: std::net::IpAddr,
+        rtp_port: u16,
+        rtcp_port: u16,
+    ) -> io::Result<Arc<UdpPair>> {
         let rtp = bind_udp(SocketAddr::new(ip, rtp_port))?;
         let rtcp = bind_udp(SocketAddr::new(ip, rtcp_port))?;
         Ok(Arc::new(UdpPair {
@@ -108,12 +126,28 @@ impl UdpPair {
         addrs: &[(usize, SocketAddr, SocketAddr)],
         activity: &Arc<Activity>,
     ) -> RouteGuard {
-        let mut g = RouteGuard { pair: self.clone(), rtp: vec![], rtcp: vec![] };
+        let mut g = RouteGuard {
+            pair: self.clone(),
+            rtp: vec![],
+            rtcp: vec![],
+        };
         let mut rtp = self.rtp_routes.write().unwrap_or_else(|e| e.into_inner());
         let mut rtcp = self.rtcp_routes.write().unwrap_or_else(|e| e.into_inner());
         for &(track, a, b) in addrs {
-            rtp.insert(a, Route::Publish { stream: stream.clone(), track, activity: activity.clone() });
-            rtcp.insert(b, Route::Report { activity: activity.clone() });
+            rtp.insert(
+                a,
+                Route::Publish {
+                    stream: stream.clone(),
+                    track,
+                    activity: activity.clone(),
+                },
+            );
+            rtcp.insert(
+                b,
+                Route::Report {
+                    activity: activity.clone(),
+                },
+            );
             g.rtp.push(a);
             g.rtcp.push(b);
         }
@@ -121,11 +155,24 @@ impl UdpPair {
     }
 
     /// Routes a reader's RTCP reports to its session.
-    pub fn route_reader(self: &Arc<Self>, rtcp_sources: &[SocketAddr], activity: &Arc<Activity>) -> RouteGuard {
-        let mut g = RouteGuard { pair: self.clone(), rtp: vec![], rtcp: vec![] };
+    pub fn route_reader(
+        self: &Arc<Self>,
+        rtcp_sources: &[SocketAddr],
+        activity: &Arc<Activity>,
+    ) -> RouteGuard {
+        let mut g = RouteGuard {
+            pair: self.clone(),
+            rtp: vec![],
+            rtcp: vec![],
+        };
         let mut rtcp = self.rtcp_routes.write().unwrap_or_else(|e| e.into_inner());
         for &a in rtcp_sources {
-            rtcp.insert(a, Route::Report { activity: activity.clone() });
+            rtcp.insert(
+                a,
+                Route::Report {
+                    activity: activity.clone(),
+                },
+            );
             g.rtcp.push(a);
         }
         g
@@ -141,7 +188,11 @@ impl UdpPair {
     async fn recv_loop(self: Arc<Self>, is_rtp: bool) {
         const MAX_DATAGRAM: usize = 65_536;
         const CHUNK: usize = 512 * 1024;
-        let socket = if is_rtp { self.rtp.clone() } else { self.rtcp.clone() };
+        let socket = if is_rtp {
+            self.rtp.clone()
+        } else {
+            self.rtcp.clone()
+        };
         // Datagrams are received back to back into one large buffer and split off as `Bytes`, so a packet
         // costs no allocation of its own; a chunk is freed when the last packet in it is dropped.
         let mut buf = BytesMut::with_capacity(CHUNK);
@@ -159,11 +210,23 @@ impl UdpPair {
                 }
             };
             let data = buf.split_to(n).freeze();
-            let routes = if is_rtp { &self.rtp_routes } else { &self.rtcp_routes };
-            let route = routes.read().unwrap_or_else(|e| e.into_inner()).get(&from).cloned();
+            let routes = if is_rtp {
+                &self.rtp_routes
+            } else {
+                &self.rtcp_routes
+            };
+            let route = routes
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&from)
+                .cloned();
             let now = Instant::now();
             match route {
-                Some(Route::Publish { stream, track, activity }) => {
+                Some(Route::Publish {
+                    stream,
+                    track,
+                    activity,
+                }) => {
                     activity.touch(now);
                     stream.publish(track, data);
                 }
@@ -195,7 +258,11 @@ pub struct MulticastGroups {
 impl MulticastGroups {
     /// Groups from `first`, `size` addresses.
     pub fn new(first: Ipv4Addr, size: u32) -> MulticastGroups {
-        MulticastGroups { first, size, assigned: Mutex::new(HashMap::new()) }
+        MulticastGroups {
+            first,
+            size,
+            assigned: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The group of a path, assigned on first use. `None` when the block is used up.

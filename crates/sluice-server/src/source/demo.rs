@@ -38,12 +38,25 @@ pub async fn run(hub: Arc<Hub>, path: String) {
         }
     };
     let tracks: Vec<Track> = desc.media.into_iter().map(Track::from_media).collect();
-    let stream = hub.start_static(&path, tracks);
-    info!(path, frames = clip.frames.len(), fps = clip.frame_rate, "demo source started");
+    let mut claim = match hub.claim_source(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(path, error = %e, "demo source cannot start");
+            return;
+        }
+    };
+    let stream = claim.start(tracks);
+    info!(
+        path,
+        frames = clip.frames.len(),
+        fps = clip.frame_rate,
+        "demo source started"
+    );
     let mut packetizer = Packetizer::new(PAYLOAD_TYPE, rand::random(), rand::random(), DEFAULT_MTU);
     let mut timestamp: u32 = rand::random();
     let step = clip.frame_duration_90k();
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 * u64::from(step) / 90_000));
+    let mut tick =
+        tokio::time::interval(Duration::from_micros(1_000_000 * u64::from(step) / 90_000));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut out: Vec<Bytes> = Vec::with_capacity(64);
     let mut nals: Vec<&[u8]> = Vec::with_capacity(8);
