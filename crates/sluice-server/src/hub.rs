@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sluice_rtsp::rtp::{self, RtpPacket};
 use sluice_rtsp::sdp::{MediaDescription, SessionDescription};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch, Notify};
 use tracing::{info, warn};
 
 use crate::config::{Config, Source};
@@ -424,6 +424,20 @@ pub enum ClaimError {
 pub struct Hub {
     config: Arc<Config>,
     paths: Mutex<HashMap<String, Slot>>,
+    demands: Mutex<HashMap<String, Arc<Demand>>>,
+}
+
+/// How readers wake an on-demand source and wait for its stream.
+pub struct Demand {
+    wake: Notify,
+    ready: watch::Sender<u64>,
+}
+
+impl Demand {
+    /// Waits until a reader wants the stream.
+    pub async fn wanted(&self) {
+        self.wake.notified().await;
+    }
 }
 
 enum Slot {
@@ -494,6 +508,16 @@ impl Claim {
                 *s = stream;
             }
         }
+        drop(paths);
+        if let Some(d) = self
+            .hub
+            .demands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&self.path)
+        {
+            d.ready.send_modify(|g| *g += 1);
+        }
     }
 
     /// Ends the stream now (an on-demand source closing when idle); the claim stays.
@@ -552,6 +576,7 @@ impl Hub {
         Arc::new(Hub {
             config,
             paths: Mutex::new(HashMap::new()),
+            demands: Mutex::new(HashMap::new()),
         })
     }
 
@@ -569,6 +594,46 @@ impl Hub {
         match self.lock().get(path)? {
             Slot::Claimed(s, _) => s.clone(),
             Slot::Orphaned(s, _) => Some(s.clone()),
+        }
+    }
+
+    /// Registers an on-demand source for a path: readers wake it through the returned handle.
+    pub fn on_demand(&self, path: &str) -> Arc<Demand> {
+        let d = Arc::new(Demand {
+            wake: Notify::new(),
+            ready: watch::channel(0).0,
+        });
+        self.demands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string(), d.clone());
+        d
+    }
+
+    /// The stream on a path; an on-demand source is woken and awaited for at most `wait`.
+    pub async fn stream_or_demand(&self, path: &str, wait: Duration) -> Option<Arc<Stream>> {
+        if let Some(s) = self.stream(path) {
+            return Some(s);
+        }
+        let d = self
+            .demands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned()?;
+        let mut ready = d.ready.subscribe();
+        d.wake.notify_one();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(s) = self.stream(path) {
+                return Some(s);
+            }
+            if tokio::time::timeout_at(deadline, ready.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
         }
     }
 

@@ -251,7 +251,7 @@ impl Conn {
                 Ok(Some(Message::Request(req))) => {
                     let cseq = req.cseq();
                     let method = req.method.clone();
-                    let reply = self.handle(req);
+                    let reply = self.handle(req).await;
                     let status = reply.resp.status;
                     if !status.is_success() {
                         info!(conn = self.id, %method, status = status.0, reason = %reply.resp.reason, "request refused");
@@ -370,7 +370,7 @@ impl Conn {
         }
     }
 
-    fn handle(&mut self, req: Request) -> Reply {
+    async fn handle(&mut self, req: Request) -> Reply {
         debug!(conn = self.id, method = %req.method, uri = %req.uri, "request");
         if let Some(h) = req.headers.get("Session") {
             let id = h.split(';').next().unwrap_or("").trim();
@@ -388,7 +388,7 @@ impl Conn {
             Method::Options => Response::new(StatusCode::OK)
                 .with_header("Public", PUBLIC)
                 .into(),
-            Method::Describe => self.describe(&req),
+            Method::Describe => self.describe(&req).await,
             Method::Announce => self.announce(&req),
             Method::Setup => self.setup(&req),
             Method::Play => self.play(&req),
@@ -403,11 +403,19 @@ impl Conn {
         }
     }
 
-    fn describe(&mut self, req: &Request) -> Reply {
+    async fn describe(&mut self, req: &Request) -> Reply {
         let Some(path) = url_path(&req.uri) else {
             return error(StatusCode::BAD_REQUEST, "not an rtsp:// URL");
         };
-        let Some(stream) = self.state.hub.stream(path) else {
+        let wait = self
+            .state
+            .config
+            .paths
+            .get(path)
+            .map_or(Duration::ZERO, |p| {
+                Duration::from_secs_f64(p.on_demand_start_timeout)
+            });
+        let Some(stream) = self.state.hub.stream_or_demand(path, wait).await else {
             return error(
                 StatusCode::NOT_FOUND,
                 format_args!("no stream on path `{path}`"),

@@ -1,3 +1,4 @@
-//! Sources that live inside the server (camera pulling comes later).
+//! Sources that live inside the server: the built-in test clip and pulled cameras.
 
+pub mod backoff;
 pub mod demo;

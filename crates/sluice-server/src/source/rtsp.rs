@@ -1,0 +1,113 @@
+//! Pulled cameras: `source = "rtsp://…"`. Exactly one camera session per path, whatever the number of
+//! readers; always on, or on demand (connect on the first reader, close after an idle time). When the camera
+//! drops, the path's stream stays and its readers stay attached; the source reconnects with exponential
+//! backoff and jitter, and the hub continues the stream's numbering when the camera comes back with the same
+//! tracks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice_client::{Session, SessionOptions, TransportPolicy};
+use tracing::{info, warn};
+
+use super::backoff::Backoff;
+use crate::config::PathConfig;
+use crate::hub::{Claim, Hub, Track};
+
+/// Why a camera session ended without an error.
+enum Ended {
+    /// The camera ended the stream.
+    ByCamera,
+    /// On demand, nobody was reading.
+    Idle,
+}
+
+/// Pulls `url` into `path` forever.
+pub async fn run(hub: Arc<Hub>, path: String, url: String, cfg: PathConfig) {
+    let mut claim = match hub.claim_source(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(path, error = %e, "camera source cannot start");
+            return;
+        }
+    };
+    let demand = cfg.on_demand.then(|| hub.on_demand(&path));
+    let mut backoff = Backoff::new(secs(cfg.reconnect_min), secs(cfg.reconnect_max));
+    // The URL may hold credentials: logs show it through the client's redacting parser only.
+    let shown = sluice_rtsp::url::RtspUrl::parse(&url).map_or_else(|_| "<invalid URL>".to_string(), |u| u.to_string());
+    loop {
+        if let Some(d) = &demand {
+            if claim.stream().is_none() {
+                d.wanted().await;
+                info!(path, url = %shown, "a reader wants the on-demand camera: connecting");
+            }
+        }
+        match pull(&mut claim, &url, &cfg, &mut backoff).await {
+            Ok(Ended::Idle) => {
+                info!(path, "on-demand camera closed: no readers");
+                claim.stop();
+                backoff.reset();
+                continue;
+            }
+            Ok(Ended::ByCamera) => warn!(path, url = %shown, "the camera ended the stream"),
+            Err(e) => warn!(path, url = %shown, error = %e, "camera session failed"),
+        }
+        let delay = backoff.next_delay(rand::random::<f64>());
+        info!(path, delay_ms = delay.as_millis() as u64, "reconnecting to the camera");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+async fn pull(
+    claim: &mut Claim,
+    url: &str,
+    cfg: &PathConfig,
+    backoff: &mut Backoff,
+) -> Result<Ended, sluice_client::ClientError> {
+    let options = SessionOptions {
+        transport: cfg.transport.parse().unwrap_or(TransportPolicy::Auto),
+        udp_fallback_after: secs(cfg.udp_fallback_after),
+        ..SessionOptions::default()
+    };
+    let session = Session::describe(url, options).await?;
+    let tracks: Vec<Track> = session.tracks().iter().map(|t| Track::from_media(t.media.clone())).collect();
+    let desc: Vec<String> = tracks.iter().map(|t| format!("{}/{}", t.encoding, t.clock_rate)).collect();
+    let mut playing = session.play(None).await?;
+    let stream = claim.start(tracks);
+    info!(
+        path = claim.path(),
+        tracks = %desc.join(", "),
+        transport = ?playing.transport(),
+        "camera connected"
+    );
+    let mut got_packet = false;
+    let mut idle_since: Option<Instant> = None;
+    let close_after = secs(cfg.on_demand_close_after);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            next = playing.next() => match next? {
+                Some(p) => {
+                    if !got_packet {
+                        got_packet = true;
+                        backoff.reset();
+                    }
+                    stream.publish(p.track, p.data);
+                }
+                None => return Ok(Ended::ByCamera),
+            },
+            _ = tick.tick(), if cfg.on_demand => {
+                if stream.reader_count() > 0 {
+                    idle_since = None;
+                } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= close_after {
+                    playing.teardown().await;
+                    return Ok(Ended::Idle);
+                }
+            }
+        }
+    }
+}
