@@ -10,3 +10,5 @@ pub mod message;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
+pub mod auth;
+pub mod url;
