@@ -14,6 +14,9 @@ use sluice_testkit::{RtspClient, Server};
 
 use common::{publish, server};
 
+/// One hostile exchange and its check.
+type Case = fn(&Server) -> Result<()>;
+
 /// How long the reader on the demo path plays while hostile traffic goes on.
 const WITNESS: Duration = Duration::from_secs(5);
 
@@ -34,7 +37,7 @@ fn hostile_input_gets_errors_and_never_disturbs_a_reader() -> Result<()> {
     let watcher = Watcher::start(&server.url("demo"), Duration::from_secs(3))?;
     let watched = Instant::now();
 
-    let cases: [(&str, fn(&Server) -> Result<()>); 13] = [
+    let cases: [(&str, Case); 13] = [
         (
             "malformed request line: 400 with CSeq, connection kept",
             malformed_request_line,

@@ -63,6 +63,7 @@ fn first_access_unit_is_keyframe(url: &str) -> Result<()> {
         nal_types.contains(&5),
         "first access unit has no IDR slice: NAL types {nal_types:?}"
     );
+    println!("first access unit: NAL types {nal_types:?}");
     Ok(())
 }
 

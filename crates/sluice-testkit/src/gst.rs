@@ -1,0 +1,106 @@
+//! GStreamer's `rtspsrc` as an RTSP reader.
+
+use std::fmt;
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::peer;
+use crate::RtspTransport;
+
+/// What a `gst-launch-1.0` reader got.
+#[derive(Clone, Debug)]
+pub struct GstReport {
+    /// The URL read.
+    pub url: String,
+    /// Decoded buffers that reached the sink.
+    pub buffers: u64,
+    /// Exit status; `None` when it was killed at the deadline.
+    pub status: Option<ExitStatus>,
+    /// Lines that report errors or warnings (`ERROR`, `WARNING`, `error:`).
+    pub errors: Vec<String>,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+impl GstReport {
+    /// True when it exited with 0 after at least `buffers` decoded buffers.
+    pub fn decoded(&self, buffers: u64) -> bool {
+        self.status.is_some_and(|s| s.success()) && self.buffers >= buffers
+    }
+}
+
+impl fmt::Display for GstReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gst-launch read {}: {} buffers in {:.1?}, exit {}",
+            self.url,
+            self.buffers,
+            self.elapsed,
+            self.status
+                .map_or_else(|| "killed at deadline".to_owned(), |s| s.to_string()),
+        )?;
+        for line in self.errors.iter().take(30) {
+            write!(f, "\n  {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads `url` with `rtspsrc ! rtph264depay ! h264parse ! avdec_h264 ! fakesink num-buffers=N`,
+/// counting the buffers the sink saw; killed after `timeout`.
+pub fn read_h264(
+    url: &str,
+    transport: RtspTransport,
+    buffers: u64,
+    timeout: Duration,
+) -> Result<GstReport> {
+    let protocols = match transport {
+        RtspTransport::Tcp => "tcp",
+        RtspTransport::Udp => "udp",
+        RtspTransport::UdpMulticast => "udp-mcast",
+    };
+    let mut cmd = Command::new("gst-launch-1.0");
+    // -v prints the sink's last-message for every buffer.
+    cmd.arg("-v")
+        .arg("rtspsrc")
+        .arg(format!("location={url}"))
+        .arg(format!("protocols={protocols}"))
+        .arg("latency=0")
+        .args([
+            "!",
+            "rtph264depay",
+            "!",
+            "h264parse",
+            "!",
+            "avdec_h264",
+            "!",
+        ])
+        .arg("fakesink")
+        .arg(format!("num-buffers={buffers}"))
+        .arg("silent=false");
+    let done = peer::run(cmd, timeout)?;
+    let count = done
+        .stdout
+        .iter()
+        .filter(|l| l.text.contains("last-message = chain"))
+        .count() as u64;
+    let errors = done
+        .stdout
+        .iter()
+        .chain(done.stderr.iter())
+        .filter(|l| {
+            l.text.contains("ERROR") || l.text.contains("WARNING") || l.text.contains("error:")
+        })
+        .map(|l| l.text.clone())
+        .collect();
+    Ok(GstReport {
+        url: url.to_owned(),
+        buffers: count,
+        status: done.status,
+        errors,
+        elapsed: done.elapsed,
+    })
+}
