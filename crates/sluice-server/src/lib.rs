@@ -25,8 +25,18 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     let hub = hub::Hub::new(config.clone());
     let server = rtsp::Server::bind(config.clone(), hub.clone()).await?;
     for (name, path) in &config.paths {
-        if path.source == Source::Demo {
-            tokio::spawn(source::demo::run(hub.clone(), name.clone()));
+        match &path.source {
+            Source::Demo => {
+                let task = source::demo::start(&hub, name).map_err(std::io::Error::other)?;
+                tokio::spawn(task);
+            }
+            Source::Rtsp(_) => {
+                tracing::error!(
+                    path = name,
+                    "pulling rtsp:// sources is not built into this version yet"
+                );
+            }
+            Source::Publisher => {}
         }
     }
     server.run().await

@@ -1,5 +1,6 @@
 //! `sluice`: the RTSP media server, camera proxy and client toolkit.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -62,6 +63,7 @@ fn main() -> anyhow::Result<()> {
                 .context("log.level is not a valid level or filter")?;
             tracing_subscriber::fmt()
                 .with_env_filter(filter)
+                .with_ansi(std::io::stderr().is_terminal())
                 .with_writer(std::io::stderr)
                 .init();
             let rt = tokio::runtime::Builder::new_multi_thread()

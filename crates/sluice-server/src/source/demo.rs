@@ -27,24 +27,16 @@ pub fn sdp(clip: &DemoClip) -> String {
     )
 }
 
-/// Plays the clip on `path` forever.
-pub async fn run(hub: Arc<Hub>, path: String) {
+/// Installs the clip's stream on `path` now (so readers find it as soon as the server listens) and returns
+/// the task that plays it forever.
+pub fn start(hub: &Arc<Hub>, path: &str) -> Result<impl std::future::Future<Output = ()>, String> {
     let clip = DemoClip::builtin();
-    let desc = match SessionDescription::parse(sdp(&clip).as_bytes()) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!(path, error = %e, "demo source: bad SDP");
-            return;
-        }
-    };
+    let desc = SessionDescription::parse(sdp(&clip).as_bytes())
+        .map_err(|e| format!("demo source: bad SDP: {e}"))?;
     let tracks: Vec<Track> = desc.media.into_iter().map(Track::from_media).collect();
-    let mut claim = match hub.claim_source(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(path, error = %e, "demo source cannot start");
-            return;
-        }
-    };
+    let mut claim = hub
+        .claim_source(path)
+        .map_err(|e| format!("demo source cannot start: {e}"))?;
     let stream = claim.start(tracks);
     info!(
         path,
@@ -52,24 +44,29 @@ pub async fn run(hub: Arc<Hub>, path: String) {
         fps = clip.frame_rate,
         "demo source started"
     );
-    let mut packetizer = Packetizer::new(PAYLOAD_TYPE, rand::random(), rand::random(), DEFAULT_MTU);
-    let mut timestamp: u32 = rand::random();
-    let step = clip.frame_duration_90k();
-    let mut tick =
-        tokio::time::interval(Duration::from_micros(1_000_000 * u64::from(step) / 90_000));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut out: Vec<Bytes> = Vec::with_capacity(64);
-    let mut nals: Vec<&[u8]> = Vec::with_capacity(8);
-    loop {
-        for frame in &clip.frames {
-            tick.tick().await;
-            nals.clear();
-            nals.extend(frame.nals.iter().map(|n| n.as_ref()));
-            packetizer.packetize(&nals, timestamp, &mut out);
-            for p in out.drain(..) {
-                stream.publish(0, p);
+    Ok(async move {
+        // The claim lives as long as the task: dropping it would end the stream.
+        let _claim = claim;
+        let mut packetizer =
+            Packetizer::new(PAYLOAD_TYPE, rand::random(), rand::random(), DEFAULT_MTU);
+        let mut timestamp: u32 = rand::random();
+        let step = clip.frame_duration_90k();
+        let mut tick =
+            tokio::time::interval(Duration::from_micros(1_000_000 * u64::from(step) / 90_000));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut out: Vec<Bytes> = Vec::with_capacity(64);
+        let mut nals: Vec<&[u8]> = Vec::with_capacity(8);
+        loop {
+            for frame in &clip.frames {
+                tick.tick().await;
+                nals.clear();
+                nals.extend(frame.nals.iter().map(|n| n.as_ref()));
+                packetizer.packetize(&nals, timestamp, &mut out);
+                for p in out.drain(..) {
+                    stream.publish(0, p);
+                }
+                timestamp = timestamp.wrapping_add(step);
             }
-            timestamp = timestamp.wrapping_add(step);
         }
-    }
+    })
 }
