@@ -995,7 +995,7 @@ async fn writer_task(
                 }
             },
             alive = fill(&mut player, &mut batch), if playing => {
-                let Some(p) = player.as_ref() else { continue };
+                let Some(p) = player.as_mut() else { continue };
                 if !alive {
                     let bye = play::send_rtcp(p.goodbyes(), None).await;
                     let _ = timed(write_timeout, w.write_all(&bye)).await;
@@ -1005,6 +1005,8 @@ async fn writer_task(
                     continue;
                 }
                 if let Err(why) = timed(write_timeout, p.write_tcp(&mut w, &batch)).await {
+                    p.state.lost += batch.len() as u64;
+                    p.abandon();
                     log_reader(id, p);
                     let _ = etx.send(Event::WriterClosed(why));
                     break;

@@ -150,6 +150,12 @@ impl Player {
         true
     }
 
+    /// The reader is being dropped: what was still queued for it counts as lost.
+    pub fn abandon(&mut self) {
+        self.state.lost += (self.rx.len() + self.pending.len()) as u64;
+        self.pending.clear();
+    }
+
     /// RTCP sender reports (with SDES CNAME) for every track that has sent something, RFC 3550 §6.4.1.
     pub fn sender_reports(&self, now: Instant) -> Vec<(Dest, Bytes)> {
         let wall = SystemTime::now()
