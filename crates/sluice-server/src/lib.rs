@@ -30,11 +30,13 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
                 let task = source::demo::start(&hub, name).map_err(std::io::Error::other)?;
                 tokio::spawn(task);
             }
-            Source::Rtsp(_) => {
-                tracing::error!(
-                    path = name,
-                    "pulling rtsp:// sources is not built into this version yet"
-                );
+            Source::Rtsp(url) => {
+                tokio::spawn(source::rtsp::run(
+                    hub.clone(),
+                    name.clone(),
+                    url.clone(),
+                    path.clone(),
+                ));
             }
             Source::Publisher => {}
         }

@@ -4,6 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod probe;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sluice_server::config::{Config, DEFAULT_CONFIG};
@@ -32,6 +34,26 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Connect to a camera (or any RTSP server) the way a proxy path would and report what it sends.
+    ///
+    /// Reports the server, the tracks (codec, payload type, clock rate; resolution, profile and frame rate
+    /// from the SPS; sample rate and channels from the audio config), the transport that worked, time to the
+    /// first packet and the first keyframe, bitrate and loss over --seconds, and every camera quirk that had
+    /// to be tolerated. Exit status: 0 ok, 2 credentials refused, 3 not found, 4 timeout, 5 no media, 1
+    /// anything else.
+    Probe {
+        /// rtsp://[user:password@]host[:port]/path (percent-encode '@' ':' '/' in the password).
+        url: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How long to receive media.
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        seconds: f64,
+        /// auto (UDP, falling back to TCP), udp, tcp or multicast.
+        #[arg(long, default_value = "auto")]
+        transport: String,
+    },
     /// Print the embedded default configuration, every key with its default and a comment.
     DefaultConfig,
     /// Check a configuration file and exit: status 0 if it loads.
@@ -47,6 +69,35 @@ fn main() -> anyhow::Result<()> {
         Command::DefaultConfig => {
             print!("{DEFAULT_CONFIG}");
             Ok(())
+        }
+        Command::Probe {
+            url,
+            json,
+            seconds,
+            transport,
+        } => {
+            let transport = transport
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--transport: {e}"))?;
+            if std::env::var_os("RUST_LOG").is_some() {
+                tracing_subscriber::fmt()
+                    .with_env_filter(EnvFilter::from_default_env())
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .init();
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .context("cannot start the runtime")?;
+            let code = rt.block_on(probe::run(probe::ProbeArgs {
+                url,
+                seconds,
+                transport,
+                json,
+            }));
+            std::process::exit(code);
         }
         Command::CheckConfig { file } => {
             let c = Config::load(&file)?;

@@ -34,7 +34,8 @@ pub async fn run(hub: Arc<Hub>, path: String, url: String, cfg: PathConfig) {
     let demand = cfg.on_demand.then(|| hub.on_demand(&path));
     let mut backoff = Backoff::new(secs(cfg.reconnect_min), secs(cfg.reconnect_max));
     // The URL may hold credentials: logs show it through the client's redacting parser only.
-    let shown = sluice_rtsp::url::RtspUrl::parse(&url).map_or_else(|_| "<invalid URL>".to_string(), |u| u.to_string());
+    let shown = sluice_rtsp::url::RtspUrl::parse(&url)
+        .map_or_else(|_| "<invalid URL>".to_string(), |u| u.to_string());
     loop {
         if let Some(d) = &demand {
             if claim.stream().is_none() {
@@ -52,8 +53,17 @@ pub async fn run(hub: Arc<Hub>, path: String, url: String, cfg: PathConfig) {
             Ok(Ended::ByCamera) => warn!(path, url = %shown, "the camera ended the stream"),
             Err(e) => warn!(path, url = %shown, error = %e, "camera session failed"),
         }
+        if demand.is_some() && claim.stream().is_none_or(|s| s.reader_count() == 0) {
+            // On demand and nobody reading: wait for the next reader rather than reconnect.
+            claim.stop();
+            continue;
+        }
         let delay = backoff.next_delay(rand::random::<f64>());
-        info!(path, delay_ms = delay.as_millis() as u64, "reconnecting to the camera");
+        info!(
+            path,
+            delay_ms = delay.as_millis() as u64,
+            "reconnecting to the camera"
+        );
         tokio::time::sleep(delay).await;
     }
 }
@@ -74,9 +84,22 @@ async fn pull(
         ..SessionOptions::default()
     };
     let session = Session::describe(url, options).await?;
-    let tracks: Vec<Track> = session.tracks().iter().map(|t| Track::from_media(t.media.clone())).collect();
-    let desc: Vec<String> = tracks.iter().map(|t| format!("{}/{}", t.encoding, t.clock_rate)).collect();
     let mut playing = session.play(None).await?;
+    // The stream's tracks are the ones the client set up (it may leave out an ONVIF metadata track, say);
+    // `slot[i]` is the stream track of the session's track `i`.
+    let selection = playing.selection().to_vec();
+    let mut slot = vec![None; playing.tracks().len()];
+    let mut tracks = Vec::with_capacity(selection.len());
+    for (n, &i) in selection.iter().enumerate() {
+        if let (Some(s), Some(t)) = (slot.get_mut(i), playing.tracks().get(i)) {
+            *s = Some(n);
+            tracks.push(Track::from_media(t.media.clone()));
+        }
+    }
+    let desc: Vec<String> = tracks
+        .iter()
+        .map(|t| format!("{}/{}", t.encoding, t.clock_rate))
+        .collect();
     let stream = claim.start(tracks);
     info!(
         path = claim.path(),
@@ -96,7 +119,9 @@ async fn pull(
                         got_packet = true;
                         backoff.reset();
                     }
-                    stream.publish(p.track, p.data);
+                    if let Some(&Some(track)) = slot.get(p.track) {
+                        stream.publish(track, p.data);
+                    }
                 }
                 None => return Ok(Ended::ByCamera),
             },
