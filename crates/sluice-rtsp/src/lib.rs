@@ -4,11 +4,11 @@
 //! serves the server, the client, the tests (byte for byte against `shared/corpus`) and the fuzzers.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod codec;
 pub mod header;
 pub mod message;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
-pub mod auth;
 pub mod url;

@@ -86,3 +86,4 @@ pub fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
         .and_then(|v| v.parse().ok())
         .with_context(|| format!("unreadable VmRSS line {line:?} in {path}"))
 }
+pub mod camera;

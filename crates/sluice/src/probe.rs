@@ -112,7 +112,7 @@ pub async fn run(args: ProbeArgs) -> i32 {
 
 async fn probe(args: &ProbeArgs, report: &mut Report) -> Result<(), ClientError> {
     let options = SessionOptions {
-        transport: args.transport.clone(),
+        transport: args.transport,
         ..SessionOptions::default()
     };
     let start = Instant::now();

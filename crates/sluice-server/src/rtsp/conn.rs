@@ -127,7 +127,7 @@ struct Session {
 
 enum Role {
     Reader(ReaderSession),
-    Publisher(PublisherSession),
+    Publisher(Box<PublisherSession>),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -515,7 +515,7 @@ impl Conn {
             self.session = Some(Session {
                 id: Self::new_session_id(),
                 activity: Activity::new(),
-                role: Role::Publisher(PublisherSession {
+                role: Role::Publisher(Box::new(PublisherSession {
                     claim: a.claim,
                     sdp: a.sdp,
                     kind: if spec.lower == LowerTransport::Tcp {
@@ -527,7 +527,7 @@ impl Conn {
                     channels: Vec::new(),
                     stream: None,
                     _routes: None,
-                }),
+                })),
             });
         }
         let peer_ip = self.peer.ip();
