@@ -35,7 +35,8 @@ pub mod h265;
 mod rtp;
 
 pub use frame::{
-    AccessUnit, CodecParams, DepacketizeError, Depacketizer, Packetizer, RtpIn, Timestamp, TimestampExtender,
+    AccessUnit, CodecParams, DepacketizeError, Depacketizer, Packetizer, RtpIn, Timestamp,
+    TimestampExtender,
 };
 
 /// Errors from parsing media data.
@@ -74,4 +75,46 @@ pub enum MediaError {
         /// The rejected frame rate.
         frame_rate: u32,
     },
+    /// An SDP `a=fmtp` line holds a parameter the codec cannot use.
+    #[error("invalid {codec} format parameters: {detail}")]
+    InvalidFormatParameters {
+        /// Codec name as in the rtpmap.
+        codec: &'static str,
+        /// Which parameter and what was wrong with it.
+        detail: String,
+    },
+    /// An MPEG-4 AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1) could not be parsed.
+    #[error("invalid AudioSpecificConfig at bit {bit}: {detail}")]
+    InvalidAudioSpecificConfig {
+        /// Bit offset of the offending field.
+        bit: usize,
+        /// The field, or what was wrong.
+        detail: String,
+    },
+    /// An LATM StreamMuxConfig (ISO/IEC 14496-3 §1.7.3) could not be parsed or is not supported.
+    #[error("invalid StreamMuxConfig at bit {bit}: {detail}")]
+    InvalidStreamMuxConfig {
+        /// Bit offset of the offending field.
+        bit: usize,
+        /// The field, or what was wrong.
+        detail: String,
+    },
+    /// A JPEG file is malformed or cannot be carried by RFC 2435.
+    #[error("JPEG at byte offset {offset}: {detail}")]
+    InvalidJpeg {
+        /// Offset of the offending marker or field.
+        offset: usize,
+        /// What was wrong.
+        detail: String,
+    },
 }
+
+pub mod aac;
+pub mod codec;
+pub mod g711;
+pub mod g722;
+pub mod generic;
+pub mod l16;
+pub mod latm;
+pub mod mjpeg;
+pub mod opus;

@@ -1,0 +1,503 @@
+//! Choosing a depacketizer or packetizer for an SDP media section, and the per-stream bookkeeping
+//! every depacketizer shares (payload type, SSRC, sequence gaps, timestamps).
+//!
+//! ```
+//! use sluice_rtsp::sdp::SessionDescription;
+//!
+//! let sdp = SessionDescription::parse(
+//!     b"v=0\r\nm=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/48000/2\r\n\
+//!       a=fmtp:97 mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config=1190\r\n",
+//! )
+//! .unwrap();
+//! let depacketizer = sluice_media::codec::depacketizer_for(&sdp.media[0], 97).unwrap();
+//! assert_eq!(depacketizer.params().sample_rate, Some(48000));
+//! assert_eq!(depacketizer.params().channels, Some(2));
+//! ```
+
+use bytes::{BufMut, Bytes, BytesMut};
+use sluice_rtsp::sdp::MediaDescription;
+
+use crate::{
+    aac, g711, g722, generic, h264, h265, l16, latm, mjpeg, opus, rtp, AccessUnit, CodecParams,
+    DepacketizeError, Depacketizer, MediaError, Packetizer, RtpIn, Timestamp, TimestampExtender,
+};
+
+/// RTP clock assumed for a video format whose rtpmap gives no clock rate.
+const DEFAULT_VIDEO_CLOCK: u32 = 90_000;
+/// RTP clock assumed for a non-video format whose rtpmap gives no clock rate.
+const DEFAULT_AUDIO_CLOCK: u32 = 8_000;
+
+/// A depacketizer for payload type `payload_type` of `media`, chosen by the rtpmap encoding name
+/// (compared case-insensitively; RFC 3551 static payload types need no rtpmap).
+///
+/// H.264, H.265, MPEG4-GENERIC (AAC), MP4A-LATM, OPUS, PCMU, PCMA, G722, L16 and JPEG have their own
+/// depacketizers; anything else is passed through, one access unit per packet. The returned
+/// depacketizer drops packets of any other payload type (GeoVision GV-EBD4701 sends a stray PT 50
+/// packet after each keyframe).
+///
+/// When the section has no `a=fmtp` for `payload_type` but lists a single payload type and has exactly
+/// one `a=fmtp` line, that line is used (Hikvision "HIK Media Server V5.03.010" puts `a=fmtp:97` under
+/// `a=rtpmap:104`).
+pub fn depacketizer_for(
+    media: &MediaDescription,
+    payload_type: u8,
+) -> Result<Box<dyn Depacketizer>, MediaError> {
+    let format = Format::of(media, payload_type);
+    let fmtp = format.fmtp;
+    let clock = format.clock_rate;
+    let inner: Box<dyn Depacketizer> = match format.encoding.as_str() {
+        "H264" => Box::new(h264::Depacketizer::new(clock, fmtp)?),
+        "H265" => Box::new(h265::Depacketizer::new(clock, fmtp)?),
+        "MPEG4-GENERIC" => Box::new(aac::Depacketizer::new(clock, fmtp)?),
+        "MP4A-LATM" => Box::new(latm::Depacketizer::new(clock, fmtp)?),
+        "OPUS" => Box::new(opus::Depacketizer::new(clock, fmtp)),
+        "PCMU" | "PCMA" => Box::new(
+            g711::Depacketizer::new(clock, fmtp)
+                .with_law(g711::Law::from_encoding(&format.encoding))
+                .with_channels(format.channels),
+        ),
+        "G722" => Box::new(g722::Depacketizer::new(clock, fmtp).with_channels(format.channels)),
+        "L16" => Box::new(l16::Depacketizer::new(clock, fmtp).with_channels(format.channels)),
+        "JPEG" => Box::new(mjpeg::Depacketizer::new(clock, fmtp)),
+        _ => Box::new(
+            generic::Depacketizer::new(clock, fmtp)
+                .with_codec(&format.name)
+                .with_channels(format.channels),
+        ),
+    };
+    Ok(Box::new(PayloadTypeFilter {
+        payload_type,
+        inner,
+    }))
+}
+
+/// A packetizer for payload type `payload_type` of `media`, chosen like [`depacketizer_for`], that
+/// writes packets of at most `mtu` bytes (RTP header included) with SSRC `ssrc`, numbered from
+/// `initial_seq`.
+///
+/// H.264 and H.265 access units go out as single NAL units and fragmentation units (packetization
+/// mode 1 for H.264). Formats without a packetizer of their own are passed through, one packet per
+/// access unit.
+pub fn packetizer_for(
+    media: &MediaDescription,
+    payload_type: u8,
+    ssrc: u32,
+    initial_seq: u16,
+    mtu: usize,
+) -> Result<Box<dyn Packetizer>, MediaError> {
+    let format = Format::of(media, payload_type);
+    let (pt, seq) = (payload_type, initial_seq);
+    Ok(match format.encoding.as_str() {
+        "H264" => Box::new(h264::Packetizer::new(pt, ssrc, seq, mtu)),
+        "H265" => Box::new(h265::Packetizer::new(pt, ssrc, seq, mtu)),
+        "MPEG4-GENERIC" => Box::new(aac::Packetizer::new(pt, ssrc, seq, mtu)),
+        "MP4A-LATM" => Box::new(latm::Packetizer::new(pt, ssrc, seq, mtu)),
+        "OPUS" => Box::new(opus::Packetizer::new(pt, ssrc, seq, mtu)),
+        "PCMU" | "PCMA" => Box::new(
+            g711::Packetizer::new(pt, ssrc, seq, mtu)
+                .with_clock_rate(format.clock_rate)
+                .with_channels(format.channels.unwrap_or(1)),
+        ),
+        "G722" => Box::new(
+            g722::Packetizer::new(pt, ssrc, seq, mtu).with_channels(format.channels.unwrap_or(1)),
+        ),
+        "L16" => Box::new(l16::Packetizer::new(
+            pt,
+            ssrc,
+            seq,
+            mtu,
+            format.clock_rate,
+            format.channels.unwrap_or(1),
+        )),
+        "JPEG" => Box::new(mjpeg::Packetizer::new(pt, ssrc, seq, mtu)),
+        _ => Box::new(generic::Packetizer::new(pt, ssrc, seq, mtu)),
+    })
+}
+
+/// What the SDP says about one payload type.
+struct Format<'a> {
+    /// The encoding name as written.
+    name: String,
+    /// The encoding name in upper case.
+    encoding: String,
+    /// The RTP clock rate, defaulted when the rtpmap gives none.
+    clock_rate: u32,
+    /// The rtpmap's channel count.
+    channels: Option<u16>,
+    /// The format parameters.
+    fmtp: Option<&'a str>,
+}
+
+impl<'a> Format<'a> {
+    fn of(media: &'a MediaDescription, payload_type: u8) -> Self {
+        // MediaDescription::rtpmap falls back to the RFC 3551 static table.
+        let (name, clock_rate, channels) = match media.rtpmap(payload_type) {
+            Some(map) => (map.encoding, map.clock_rate, map.channels),
+            None => (String::new(), 0, None),
+        };
+        let encoding = name.trim().to_ascii_uppercase();
+        let clock_rate = match clock_rate {
+            0 => default_clock(&encoding, &media.media),
+            rate => rate,
+        };
+        Self {
+            name,
+            encoding,
+            clock_rate,
+            channels,
+            fmtp: media.fmtp(payload_type).or_else(|| sole_fmtp(media)),
+        }
+    }
+}
+
+/// The RTP clock of a format whose rtpmap gives none.
+fn default_clock(encoding: &str, media: &str) -> u32 {
+    match encoding {
+        // RFC 7587 §4.1: Opus always uses a 48 kHz RTP clock.
+        "OPUS" => 48_000,
+        // RFC 3551 §4.5.2: G.722 uses an 8000 Hz RTP clock.
+        "PCMU" | "PCMA" | "G722" => DEFAULT_AUDIO_CLOCK,
+        "H264" | "H265" | "JPEG" => DEFAULT_VIDEO_CLOCK,
+        _ if media.eq_ignore_ascii_case("video") => DEFAULT_VIDEO_CLOCK,
+        _ => DEFAULT_AUDIO_CLOCK,
+    }
+}
+
+/// The parameters of the section's only `a=fmtp` line, when the section has a single payload type.
+fn sole_fmtp(media: &MediaDescription) -> Option<&str> {
+    if media.payload_types().count() != 1 {
+        return None;
+    }
+    let mut fmtps = media
+        .attributes
+        .iter()
+        .filter(|a| a.name.eq_ignore_ascii_case("fmtp"))
+        .filter_map(|a| a.value.as_deref());
+    let only = fmtps.next()?;
+    if fmtps.next().is_some() {
+        return None;
+    }
+    // RFC 8866 §6.15: a=fmtp:<format> <format specific parameters>
+    let (_, params) = only.trim().split_once(|c: char| c.is_whitespace())?;
+    Some(params.trim())
+}
+
+/// Drops packets of other payload types before they reach the codec's depacketizer.
+struct PayloadTypeFilter {
+    payload_type: u8,
+    inner: Box<dyn Depacketizer>,
+}
+
+impl Depacketizer for PayloadTypeFilter {
+    fn push(&mut self, pkt: RtpIn) -> Result<(), DepacketizeError> {
+        if pkt.payload_type != self.payload_type {
+            return Ok(());
+        }
+        self.inner.push(pkt)
+    }
+
+    fn pull(&mut self) -> Option<AccessUnit> {
+        self.inner.pull()
+    }
+
+    fn params(&self) -> &CodecParams {
+        self.inner.params()
+    }
+}
+
+/// How far behind the expected sequence number a packet may be and still count as a duplicate or
+/// a late (reordered) packet; anything further back is taken as the sender restarting its
+/// numbering (RFC 3550 §A.1: `MAX_MISORDER`).
+const MAX_MISORDER: u16 = 100;
+
+/// What to do with an arriving packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Another payload type, a duplicate or a late packet: ignore it.
+    Drop,
+    /// The next packet of the stream. `restart`: packets were lost or the SSRC changed, so any
+    /// partly assembled access unit must be discarded.
+    Accept {
+        /// Discard the partial access unit.
+        restart: bool,
+    },
+}
+
+/// Per-stream bookkeeping shared by the depacketizers: locks to the first payload type seen,
+/// notices sequence gaps and SSRC changes, and wrap-extends timestamps.
+///
+/// A new SSRC resets the sequence tracking and flags a discontinuity, but the timestamp extension
+/// carries on: cameras that change SSRC every GOP (Uniview) keep their timestamps running, and a
+/// sender that really restarts jumps either way.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamState {
+    codec: &'static str,
+    clock_rate: u32,
+    payload_type: Option<u8>,
+    ssrc: Option<u32>,
+    next_seq: Option<u16>,
+    timestamps: TimestampExtender,
+    loss: bool,
+}
+
+impl StreamState {
+    /// State for a stream of `codec` with an RTP clock of `clock_rate` Hz.
+    pub(crate) fn new(codec: &'static str, clock_rate: u32) -> Self {
+        Self {
+            codec,
+            clock_rate,
+            payload_type: None,
+            ssrc: None,
+            next_seq: None,
+            timestamps: TimestampExtender::default(),
+            loss: false,
+        }
+    }
+
+    /// The RTP clock rate.
+    pub(crate) fn clock_rate(&self) -> u32 {
+        self.clock_rate
+    }
+
+    /// Classifies `pkt` and advances the sequence tracking.
+    pub(crate) fn admit(&mut self, pkt: &RtpIn) -> Admission {
+        match self.payload_type {
+            Some(pt) if pt != pkt.payload_type => return Admission::Drop,
+            Some(_) => {}
+            None => self.payload_type = Some(pkt.payload_type),
+        }
+        let mut restart = false;
+        if self.ssrc != Some(pkt.ssrc) {
+            if self.ssrc.is_some() {
+                restart = true;
+                self.loss = true;
+            }
+            self.ssrc = Some(pkt.ssrc);
+            self.next_seq = None;
+        }
+        if let Some(expected) = self.next_seq {
+            // RFC 3550 §A.1: sequence numbers are compared modulo 2^16.
+            let ahead = pkt.sequence_number.wrapping_sub(expected);
+            if ahead != 0 {
+                if ahead > u16::MAX - MAX_MISORDER {
+                    return Admission::Drop;
+                }
+                restart = true;
+                self.loss = true;
+            }
+        }
+        self.next_seq = Some(pkt.sequence_number.wrapping_add(1));
+        Admission::Accept { restart }
+    }
+
+    /// The wrap-extended timestamp of an admitted packet.
+    pub(crate) fn timestamp(&mut self, rtp_timestamp: u32) -> Timestamp {
+        Timestamp {
+            ticks: self.timestamps.extend(rtp_timestamp),
+            clock_rate: self.clock_rate,
+        }
+    }
+
+    /// Notes that an access unit was lost, so the next one is flagged.
+    pub(crate) fn mark_loss(&mut self) {
+        self.loss = true;
+    }
+
+    /// Whether the next access unit follows a loss; clears the flag.
+    pub(crate) fn take_loss(&mut self) -> bool {
+        std::mem::take(&mut self.loss)
+    }
+
+    /// An error about `pkt`; also marks the access unit it belonged to as lost.
+    pub(crate) fn error(&mut self, pkt: &RtpIn, what: impl Into<String>) -> DepacketizeError {
+        self.loss = true;
+        DepacketizeError {
+            codec: self.codec,
+            seq: pkt.sequence_number,
+            ts: pkt.timestamp,
+            what: what.into(),
+        }
+    }
+}
+
+/// Writes RTP packets with contiguous sequence numbers.
+#[derive(Clone, Debug)]
+pub(crate) struct RtpWriter {
+    payload_type: u8,
+    ssrc: u32,
+    next_seq: u16,
+}
+
+impl RtpWriter {
+    pub(crate) fn new(payload_type: u8, ssrc: u32, initial_seq: u16) -> Self {
+        Self {
+            payload_type,
+            ssrc,
+            next_seq: initial_seq,
+        }
+    }
+
+    /// The sequence number of the next packet.
+    pub(crate) fn next_sequence_number(&self) -> u16 {
+        self.next_seq
+    }
+
+    /// One whole packet whose payload is the concatenation of `parts`.
+    pub(crate) fn packet(&mut self, marker: bool, timestamp: u32, parts: &[&[u8]]) -> Bytes {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut buf = BytesMut::with_capacity(rtp::HEADER_LEN + len);
+        rtp::put_header(
+            &mut buf,
+            self.payload_type,
+            marker,
+            self.next_seq,
+            timestamp,
+            self.ssrc,
+        );
+        for part in parts {
+            buf.put_slice(part);
+        }
+        self.next_seq = self.next_seq.wrapping_add(1);
+        buf.freeze()
+    }
+}
+
+/// The largest payload a packet of at most `mtu` bytes can carry, never less than `min`.
+pub(crate) fn max_payload(mtu: usize, min: usize) -> usize {
+    mtu.saturating_sub(rtp::HEADER_LEN).max(min)
+}
+
+/// The codec parameters every format starts from.
+pub(crate) fn base_params(codec: &str, clock_rate: u32) -> CodecParams {
+    CodecParams {
+        codec: codec.to_owned(),
+        clock_rate,
+        ..CodecParams::default()
+    }
+}
+
+/// Looks up a format parameter by name, ASCII case-insensitively (cameras write `SizeLength` as
+/// well as `sizelength`); empty values count as absent.
+pub(crate) fn fmtp_param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, v)| n.eq_ignore_ascii_case(name) && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+/// Decodes a hex string (`config=` parameters).
+pub(crate) fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let hex = hex.trim().as_bytes();
+    if hex.len() % 2 != 0 || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c.wrapping_sub(b'A').wrapping_add(10),
+    };
+    Some(
+        hex.chunks_exact(2)
+            .map(|pair| match pair {
+                [hi, lo] => digit(*hi) << 4 | digit(*lo),
+                _ => 0,
+            })
+            .collect(),
+    )
+}
+
+/// Encodes bytes as lower-case hex.
+pub(crate) fn encode_hex(data: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(data.len() * 2);
+    for b in data {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(seq: u16, ssrc: u32, pt: u8) -> RtpIn {
+        RtpIn {
+            sequence_number: seq,
+            timestamp: 0,
+            marker: true,
+            payload_type: pt,
+            ssrc,
+            payload: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn admission() {
+        let mut s = StreamState::new("test", 8000);
+        assert_eq!(
+            s.admit(&pkt(65534, 1, 0)),
+            Admission::Accept { restart: false }
+        );
+        assert_eq!(
+            s.admit(&pkt(65535, 1, 0)),
+            Admission::Accept { restart: false }
+        );
+        assert_eq!(s.admit(&pkt(0, 1, 0)), Admission::Accept { restart: false });
+        assert!(!s.take_loss());
+        // Duplicate and late packets are dropped without flagging loss.
+        assert_eq!(s.admit(&pkt(0, 1, 0)), Admission::Drop);
+        assert_eq!(s.admit(&pkt(65530, 1, 0)), Admission::Drop);
+        // Another payload type is dropped.
+        assert_eq!(s.admit(&pkt(1, 1, 50)), Admission::Drop);
+        assert!(!s.take_loss());
+        // A gap restarts.
+        assert_eq!(s.admit(&pkt(3, 1, 0)), Admission::Accept { restart: true });
+        assert!(s.take_loss());
+        // A far jump backwards is a renumbering, not a late packet.
+        assert_eq!(
+            s.admit(&pkt(40000, 1, 0)),
+            Admission::Accept { restart: true }
+        );
+        assert!(s.take_loss());
+        // A new SSRC restarts even in sequence.
+        assert_eq!(
+            s.admit(&pkt(40001, 2, 0)),
+            Admission::Accept { restart: true }
+        );
+        assert!(s.take_loss());
+        assert_eq!(s.admit(&pkt(7, 2, 0)), Admission::Accept { restart: true });
+    }
+
+    #[test]
+    fn hex() {
+        assert_eq!(decode_hex("1190"), Some(vec![0x11, 0x90]));
+        assert_eq!(
+            decode_hex("119056E500"),
+            Some(vec![0x11, 0x90, 0x56, 0xe5, 0])
+        );
+        assert_eq!(decode_hex("119"), None);
+        assert_eq!(decode_hex("zz"), None);
+        assert_eq!(decode_hex("+1"), None);
+        assert_eq!(encode_hex(&[0x11, 0x90]), "1190");
+    }
+
+    #[test]
+    fn sole_fmtp_is_adopted() {
+        let media = MediaDescription {
+            media: "audio".into(),
+            formats: vec!["104".into()],
+            attributes: vec![
+                sluice_rtsp::sdp::Attribute::new("rtpmap", "104 mpeg4-generic/16000/1"),
+                sluice_rtsp::sdp::Attribute::new(
+                    "fmtp",
+                    "97 streamtype=5;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config=1408",
+                ),
+            ],
+            ..MediaDescription::default()
+        };
+        let d = depacketizer_for(&media, 104).unwrap();
+        assert_eq!(d.params().sample_rate, Some(16000));
+        assert_eq!(d.params().channels, Some(1));
+    }
+}
