@@ -188,6 +188,32 @@ pub struct Playing {
     ended: bool,
     pause_unsupported: bool,
     paused: bool,
+    /// A UDP→TCP fallback or a redirect in progress; kept here so that cancelling `next` midway
+    /// loses nothing: the next call goes on where it stopped.
+    reconnect: Option<Reconnect>,
+}
+
+/// The result of setting up a session again.
+type Established = (Link, Description, RtspUrl, Streams);
+
+/// The stages of replacing the session by a new one.
+#[derive(Debug)]
+enum Reconnect {
+    /// The old connection is being torn down (repeating this after a cancel is harmless).
+    TearingDown { target: RtspUrl, lower: Requested },
+    /// The new session is being set up in a task of its own, which a cancelled `next` does not
+    /// stop; dropping the session aborts it.
+    Establishing(AbortOnDrop<Result<Established, ClientError>>),
+}
+
+/// A task handle that aborts the task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -243,6 +269,7 @@ impl Playing {
             ended: false,
             pause_unsupported: false,
             paused: false,
+            reconnect: None,
         }
     }
 
@@ -254,10 +281,13 @@ impl Playing {
     ///
     /// Cancel-safe, so it can sit in a `tokio::select!`: reads keep their progress in a buffer and
     /// writes (reports, keepalives, answers to the server) go through an output buffer that is
-    /// drained across calls. The one exception is a UDP→TCP fallback or a redirect in progress:
-    /// cancelled, it leaves the session ended (the next call returns `Ok(None)`).
+    /// drained across calls. A UDP→TCP fallback or a redirect in progress goes on at the next call.
     pub async fn next(&mut self) -> Result<Option<Packet>, ClientError> {
         loop {
+            if self.reconnect.is_some() {
+                self.resume_reconnect().await?;
+                continue;
+            }
             while let Some(incoming) = self.link.queue.pop_front() {
                 if let Some(packet) = self.on_incoming(incoming) {
                     return Ok(Some(packet));
@@ -747,31 +777,56 @@ impl Playing {
         self.reconnect(target, lower).await
     }
 
-    /// Replaces the session by a new one at `target`. Until it is in place the session counts as
-    /// ended, so that a caller who cancels `next` meanwhile sees the end of the stream rather than
-    /// a half-replaced session.
+    /// Replaces the session by a new one at `target`.
     async fn reconnect(&mut self, target: RtspUrl, lower: Requested) -> Result<(), ClientError> {
-        self.ended = true;
-        let options = self.link.options.clone();
-        // Swap in a placeholder-free state: build the new session first, then replace.
-        let aggregate = self.description.aggregate.clone();
-        let pending = self.pending.take();
-        if let Some(p) = pending {
-            self.link.abandon(p.cseq);
-        }
-        let old_quirks = {
+        self.reconnect = Some(Reconnect::TearingDown { target, lower });
+        self.resume_reconnect().await
+    }
+
+    /// Carries a reconnect forward from the stage it reached. Cancel-safe: every await leaves
+    /// `self.reconnect` in a state the next call can resume from.
+    async fn resume_reconnect(&mut self) -> Result<(), ClientError> {
+        if let Some(Reconnect::TearingDown { .. }) = self.reconnect {
+            if let Some(p) = self.pending.take() {
+                self.link.abandon(p.cseq);
+            }
             // Best-effort TEARDOWN on the old connection, bounded.
+            let aggregate = self.description.aggregate.clone();
             let link = &mut self.link;
             link.discard_data = true;
             let teardown = link.request(Method::Teardown, &aggregate, &[]);
             let _ = tokio::time::timeout(Duration::from_secs(1), teardown).await;
             link.conn.shutdown().await;
-            link.quirks.clone()
-        };
-        let (link, description, target, streams) =
-            establish(target, &options, old_quirks, &self.selection, lower).await?;
-        let fresh = Playing::new(target, description, self.selection.clone(), link, streams);
-        *self = fresh;
+            let Some(Reconnect::TearingDown { target, lower }) = self.reconnect.take() else {
+                // Invariant: only this function changes `reconnect`, and it was `TearingDown`.
+                unreachable!("reconnect stage changed during teardown");
+            };
+            let options = self.link.options.clone();
+            let quirks = self.link.quirks.clone();
+            let selection = self.selection.clone();
+            let task = tokio::spawn(async move {
+                establish(target, &options, quirks, &selection, lower).await
+            });
+            self.reconnect = Some(Reconnect::Establishing(AbortOnDrop(task)));
+        }
+        if let Some(Reconnect::Establishing(task)) = &mut self.reconnect {
+            let joined = (&mut task.0).await;
+            self.reconnect = None;
+            let established = joined.unwrap_or_else(|e| {
+                Err(ClientError::Io {
+                    url: self.link.url().to_owned(),
+                    source: std::io::Error::other(format!("reconnect task failed: {e}")),
+                })
+            });
+            let (link, description, target, streams) = match established {
+                Ok(e) => e,
+                Err(e) => {
+                    self.ended = true;
+                    return Err(e);
+                }
+            };
+            *self = Playing::new(target, description, self.selection.clone(), link, streams);
+        }
         Ok(())
     }
 }

@@ -1764,6 +1764,53 @@ async fn f33_no_udp_packets_falls_back_to_tcp() {
     );
 }
 
+/// #33 with `next` in a `select!` that a timer keeps cancelling (as the proxy's idle check does):
+/// the fallback still completes instead of ending the stream.
+#[tokio::test]
+async fn f33_fallback_survives_a_cancelled_next() {
+    let camera = FakeCamera::start(vec![
+        Script::new(vec![
+            options(),
+            describe(SDP_VIDEO),
+            setup_udp(),
+            play(),
+            Step::sleep_ms(3000),
+        ]),
+        Script::new([happy_tcp(), vec![Step::rtp(0, 10)]].concat()),
+    ])
+    .unwrap();
+    let url = camera.url("stream");
+    bounded(20, async {
+        let mut playing = Session::describe(&url, with(TransportPolicy::Auto))
+            .await
+            .unwrap()
+            .play(None)
+            .await
+            .unwrap();
+        let mut tick = tokio::time::interval(Duration::from_millis(2));
+        let mut received = Vec::new();
+        let mut cancelled = 0u32;
+        while received.len() < 10 {
+            tokio::select! {
+                next = playing.next() => match next.unwrap() {
+                    Some(p) => received.push(p),
+                    None => panic!("stream ended after {} packets", received.len()),
+                },
+                _ = tick.tick() => cancelled += 1,
+            }
+        }
+        assert!(
+            cancelled > 10,
+            "the timer never cancelled next ({cancelled})"
+        );
+        assert_contiguous(&seqs(&received));
+        assert_eq!(playing.transport(), Transport::Tcp);
+        playing.teardown().await;
+    })
+    .await;
+    assert_eq!(camera.finish().unwrap().connections, 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // G. SDP
 
