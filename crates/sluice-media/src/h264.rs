@@ -1338,6 +1338,28 @@ pub fn is_keyframe_start(rtp_payload: &[u8]) -> bool {
     }
 }
 
+/// True when this RTP payload carries only NAL units that may come ahead of a keyframe's slices in
+/// its access unit: SPS, PPS, SEI or an access unit delimiter (single NAL unit packets, or a STAP-A
+/// holding nothing else).
+///
+/// A GOP cache that restarts at a keyframe keeps such a run of packets just before the keyframe's
+/// slices, whatever their timestamp: Reolink RLC-822A cameras send the SPS and PPS with the
+/// timestamp of the previous frame (CAMERA-QUIRKS #42).
+pub fn is_prelude(rtp_payload: &[u8]) -> bool {
+    let Some(&header) = rtp_payload.first() else {
+        return false;
+    };
+    let prelude_nal = |t: u8| matches!(t, NAL_SPS | NAL_PPS | NAL_SEI | NAL_AUD);
+    match header & 0x1f {
+        // RFC 6184 §5.7.1: STAP-A.
+        STAP_A => {
+            let mut nals = aggregated_nals(rtp_payload.get(1..)).peekable();
+            nals.peek().is_some() && nals.all(|n| nal_type(n).is_some_and(prelude_nal))
+        }
+        t => prelude_nal(t),
+    }
+}
+
 /// When `prefix` followed by `data` begins with an Annex B start code (two or more zero bytes,
 /// then a one), the part of `data` after that start code.
 ///

@@ -684,6 +684,40 @@ fn vui_frame_rate(r: &mut RbspBits<'_>) -> Option<f64> {
     Some(f64::from(time_scale) / f64::from(num_units_in_tick))
 }
 
+/// True when this RTP payload carries only NAL units that may come ahead of a keyframe's slices in
+/// its access unit: VPS, SPS, PPS, prefix SEI or an access unit delimiter (single NAL unit packets,
+/// or an aggregation packet holding nothing else). See `h264::is_prelude` for why the GOP cache
+/// needs it (CAMERA-QUIRKS #42).
+pub fn is_prelude(rtp_payload: &[u8]) -> bool {
+    let Some(&first) = rtp_payload.first() else {
+        return false;
+    };
+    if rtp_payload.len() < NAL_HEADER_LEN {
+        return false;
+    }
+    let prelude_type = |t: u8| matches!(t, VPS | SPS | PPS | AUD | PREFIX_SEI);
+    match nal_type(first) {
+        // RFC 7798 §4.4.2: payload header, then (16-bit size, NAL unit) repeated.
+        AP => {
+            let mut rest = rtp_payload.get(NAL_HEADER_LEN..).unwrap_or_default();
+            let mut any = false;
+            while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+                let len = usize::from(u16::from_be_bytes(*len));
+                let Some(nal) = tail.get(..len) else {
+                    break;
+                };
+                match nal.first() {
+                    Some(&h) if prelude_type(nal_type(h)) => any = true,
+                    _ => return false,
+                }
+                rest = tail.get(len..).unwrap_or_default();
+            }
+            any
+        }
+        t => prelude_type(t),
+    }
+}
+
 /// True when this RTP payload begins a keyframe access unit: it starts an IRAP picture (types
 /// 16..=21) or a VPS, SPS or PPS.
 ///

@@ -49,6 +49,8 @@ pub struct Track {
     /// Encoding name, upper case (`H264`, `MPEG4-GENERIC`…).
     pub encoding: String,
     keyframe: Option<KeyframeFn>,
+    /// Says whether a payload holds only what may precede a keyframe's slices (parameter sets).
+    prelude: Option<KeyframeFn>,
 }
 
 impl Track {
@@ -59,16 +61,24 @@ impl Track {
             Some(m) => (m.encoding.to_ascii_uppercase(), m.clock_rate),
             None => (String::new(), 90_000),
         };
-        let keyframe: Option<KeyframeFn> = match (media.media.as_str(), encoding.as_str()) {
-            ("video", "H264") => Some(sluice_media::h264::is_keyframe_start),
-            ("video", "H265") => Some(sluice_media::h265::is_keyframe_start),
-            _ => None,
-        };
+        let (keyframe, prelude): (Option<KeyframeFn>, Option<KeyframeFn>) =
+            match (media.media.as_str(), encoding.as_str()) {
+                ("video", "H264") => (
+                    Some(sluice_media::h264::is_keyframe_start),
+                    Some(sluice_media::h264::is_prelude),
+                ),
+                ("video", "H265") => (
+                    Some(sluice_media::h265::is_keyframe_start),
+                    Some(sluice_media::h265::is_prelude),
+                ),
+                _ => (None, None),
+            };
         Track {
             media,
             clock_rate: clock_rate.max(1),
             encoding,
             keyframe,
+            prelude,
         }
     }
 
@@ -108,6 +118,9 @@ struct Inner {
     gop_bytes: usize,
     /// RTP timestamp of the keyframe the cache starts with.
     gop_ts: Option<u32>,
+    /// Where in `gop` the run of video prelude packets (parameter sets) that the last video packet
+    /// belongs to begins.
+    prelude_from: Option<usize>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -146,6 +159,7 @@ impl Stream {
                 gop: VecDeque::new(),
                 gop_bytes: 0,
                 gop_ts: None,
+                prelude_from: None,
             }),
         }
     }
@@ -181,9 +195,10 @@ impl Stream {
             self.stats.invalid_packets.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let (keyframe, input) = match RtpPacket::parse(&data) {
+        let (keyframe, prelude, input) = match RtpPacket::parse(&data) {
             Ok(p) => (
                 t.keyframe.is_some_and(|f| f(p.payload())),
+                t.prelude.is_some_and(|f| f(p.payload())),
                 Numbering {
                     seq: p.sequence_number(),
                     ts: p.timestamp(),
@@ -219,31 +234,19 @@ impl Stream {
             renumber(&data, out)
         };
         let ts = out.ts;
-        let len = data.len();
         let packet = Packet {
             track,
             data,
             keyframe,
         };
         if self.video.is_some() {
-            if keyframe && inner.gop_ts != Some(ts) {
-                // A new keyframe access unit: the cache restarts here. (SPS, PPS and the IDR share a
-                // timestamp, so they all land in the same cache.)
-                inner.gop.clear();
-                inner.gop_bytes = 0;
-                inner.gop_ts = Some(ts);
-            }
-            if inner.gop_ts.is_some() {
-                if inner.gop_bytes + len > self.gop_limit {
-                    // Too long a GOP to cache: joining readers wait for the next keyframe instead.
-                    inner.gop.clear();
-                    inner.gop_bytes = 0;
-                    inner.gop_ts = None;
-                } else {
-                    inner.gop_bytes += len;
-                    inner.gop.push_back(packet.clone());
-                }
-            }
+            inner.cache(
+                packet.clone(),
+                ts,
+                self.video == Some(track),
+                prelude,
+                self.gop_limit,
+            );
         }
         if let Some(tx) = &inner.tx {
             // An error only means that nobody is reading.
@@ -275,9 +278,7 @@ impl Stream {
             c.resume(ticks);
         }
         inner.await_keyframe = self.video.is_some();
-        inner.gop.clear();
-        inner.gop_bytes = 0;
-        inner.gop_ts = None;
+        inner.clear_gop();
     }
 
     /// Subscribes a reader: the GOP cache, then live packets. `None` once the source has left.
@@ -299,8 +300,7 @@ impl Stream {
     pub fn close(&self) {
         let mut inner = self.lock();
         inner.tx = None;
-        inner.gop.clear();
-        inner.gop_bytes = 0;
+        inner.clear_gop();
     }
 
     /// The SDP readers get: the source's tracks with `a=control:trackID=N`.
@@ -340,6 +340,55 @@ impl Stream {
             sdp.media.push(m);
         }
         sdp.to_string()
+    }
+}
+
+impl Inner {
+    fn clear_gop(&mut self) {
+        self.gop.clear();
+        self.gop_bytes = 0;
+        self.gop_ts = None;
+        self.prelude_from = None;
+    }
+
+    /// Adds a packet to the GOP cache. `video` says it is of the track the cache follows, `prelude`
+    /// that it holds only parameter sets (or SEI, AUD).
+    fn cache(&mut self, packet: Packet, ts: u32, video: bool, prelude: bool, limit: usize) {
+        if video && packet.keyframe && self.gop_ts != Some(ts) {
+            // A new keyframe access unit: the cache restarts here, or at the parameter sets just before
+            // it, whatever their timestamp (CAMERA-QUIRKS #42: Reolink sends SPS and PPS with the
+            // previous frame's). SPS, PPS and IDR slices sharing a timestamp all land in this cache.
+            let keep = self
+                .prelude_from
+                .unwrap_or(self.gop.len())
+                .min(self.gop.len());
+            self.gop.drain(..keep);
+            self.gop_bytes = self.gop.iter().map(|p| p.data.len()).sum();
+            self.prelude_from = self.prelude_from.map(|_| 0);
+            self.gop_ts = Some(ts);
+        }
+        if self.gop_ts.is_none() && !(video && prelude) {
+            // Not caching (no keyframe yet, or the GOP outgrew the limit); parameter sets are kept in
+            // case a keyframe follows, until other video comes.
+            if video {
+                self.clear_gop();
+            }
+            return;
+        }
+        if self.gop_bytes + packet.data.len() > limit {
+            // Too long a GOP to cache: joining readers wait for the next keyframe instead.
+            self.clear_gop();
+            return;
+        }
+        if video {
+            self.prelude_from = if prelude {
+                self.prelude_from.or(Some(self.gop.len()))
+            } else {
+                None
+            };
+        }
+        self.gop_bytes += packet.data.len();
+        self.gop.push_back(packet);
     }
 }
 
@@ -727,6 +776,113 @@ mod tests {
         b.freeze()
     }
 
+    /// An H.264 packet with the given payload.
+    fn nal(seq: u16, ts: u32, payload: &[u8]) -> Bytes {
+        let mut b = bytes::BytesMut::new();
+        RtpHeader {
+            marker: false,
+            payload_type: 96,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc: 9,
+        }
+        .write(&mut b);
+        b.extend_from_slice(payload);
+        b.freeze()
+    }
+
+    const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e];
+    const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
+    const IDR: &[u8] = &[0x65, 0x88];
+    const NON_IDR: &[u8] = &[0x41, 0x9a];
+
+    fn gop_seqs(s: &Stream) -> Vec<u16> {
+        s.subscribe()
+            .unwrap()
+            .gop
+            .iter()
+            .map(|p| header(p).0)
+            .collect()
+    }
+
+    #[test]
+    fn gop_cache_starts_at_the_parameter_sets() {
+        let h = hub(0.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        s.publish(0, nal(1, 0, IDR));
+        s.publish(0, nal(2, 3600, NON_IDR));
+        s.publish(0, nal(3, 7200, SPS));
+        s.publish(0, nal(4, 7200, PPS));
+        s.publish(0, nal(5, 7200, IDR));
+        s.publish(0, nal(6, 10800, NON_IDR));
+        assert_eq!(gop_seqs(&s), [3, 4, 5, 6]);
+    }
+
+    /// CAMERA-QUIRKS #42 (Reolink RLC-822A): SPS and PPS carry the previous frame's timestamp.
+    #[test]
+    fn gop_cache_keeps_parameter_sets_with_an_old_timestamp() {
+        let h = hub(0.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        s.publish(0, nal(1, 0, SPS));
+        s.publish(0, nal(2, 0, PPS));
+        s.publish(0, nal(3, 0, IDR));
+        s.publish(0, nal(4, 3600, NON_IDR));
+        s.publish(0, nal(5, 3600, SPS));
+        s.publish(0, nal(6, 3600, PPS));
+        s.publish(0, nal(7, 7200, IDR));
+        s.publish(0, nal(8, 10800, NON_IDR));
+        assert_eq!(gop_seqs(&s), [5, 6, 7, 8]);
+        // Parameter sets before the first keyframe count too.
+        let mut c = h.claim("cam2").unwrap();
+        let s = c.start(tracks());
+        s.publish(0, nal(1, 0, NON_IDR));
+        s.publish(0, nal(2, 0, SPS));
+        s.publish(0, nal(3, 0, PPS));
+        s.publish(0, nal(4, 3600, IDR));
+        assert_eq!(gop_seqs(&s), [2, 3, 4]);
+    }
+
+    #[test]
+    fn h265_gop_cache_starts_at_the_parameter_sets() {
+        let h = hub(0.0);
+        let mut c = h.claim("cam").unwrap();
+        let sdp = "v=0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\n";
+        let tracks = SessionDescription::parse(sdp.as_bytes())
+            .unwrap()
+            .media
+            .into_iter()
+            .map(Track::from_media)
+            .collect();
+        let s = c.start(tracks);
+        assert_eq!(s.video_track(), Some(0));
+        s.publish(0, nal(1, 0, &[0x26, 0x01, 0xaf])); // IDR_W_RADL
+        s.publish(0, nal(2, 3600, &[0x02, 0x01, 0xd0])); // TRAIL_R
+        s.publish(0, nal(3, 3600, &[0x40, 0x01, 0x0c])); // VPS, old timestamp
+        s.publish(0, nal(4, 3600, &[0x42, 0x01, 0x01])); // SPS
+        s.publish(0, nal(5, 3600, &[0x44, 0x01, 0xc1])); // PPS
+        s.publish(0, nal(6, 7200, &[0x26, 0x01, 0xaf]));
+        s.publish(0, nal(7, 10800, &[0x02, 0x01, 0xd0]));
+        assert_eq!(gop_seqs(&s), [3, 4, 5, 6, 7]);
+    }
+
+    /// An IDR picture in several slices, each fragmented: one cache, not one per slice.
+    #[test]
+    fn gop_cache_keeps_every_slice_of_the_keyframe() {
+        let h = hub(0.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        s.publish(0, nal(1, 0, SPS));
+        s.publish(0, nal(2, 0, PPS));
+        s.publish(0, nal(3, 0, &[0x7c, 0x85, 1])); // FU-A start, IDR
+        s.publish(0, nal(4, 0, &[0x7c, 0x45, 2])); // FU-A end
+        s.publish(0, nal(5, 0, &[0x7c, 0x85, 3])); // second slice
+        s.publish(0, nal(6, 0, &[0x7c, 0x45, 4]));
+        s.publish(0, nal(7, 3600, NON_IDR));
+        assert_eq!(gop_seqs(&s), [1, 2, 3, 4, 5, 6, 7]);
+    }
+
     fn header(p: &Packet) -> (u16, u32, u32) {
         let r = RtpPacket::parse(&p.data).unwrap();
         (r.sequence_number(), r.timestamp(), r.ssrc())
@@ -790,6 +946,7 @@ mod tests {
         let h = hub(5.0);
         let mut c = h.claim("cam").unwrap();
         let s = c.start(tracks());
+        let mut reader = s.subscribe().unwrap();
         drop(c);
         let mut c = h.claim("cam").unwrap();
         let sdp = "v=0\r\ns=x\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
@@ -802,6 +959,13 @@ mod tests {
         let s2 = c.start(other);
         assert!(!Arc::ptr_eq(&s, &s2));
         assert!(!s.is_live());
+        assert!(
+            matches!(
+                reader.rx.try_recv(),
+                Err(broadcast::error::TryRecvError::Closed)
+            ),
+            "an attached reader sees the end of the old stream"
+        );
     }
 
     #[test]
