@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::play::{self, Dest, Player, TrackOut, BATCH};
+use super::play::{self, Dest, Player, Progress, TrackOut, BATCH};
 use super::udp::{Activity, RouteGuard};
 use super::{now, Event, EventTx, MulticastSender, ServerState, SERVER_NAME};
 use crate::hub::{Claim, ClaimError, Stream, Track};
@@ -153,6 +153,8 @@ struct ReaderSession {
     /// (stream track, where RTP goes, where RTCP goes)
     setups: Vec<(usize, Dest, Dest)>,
     playing: Option<Playing>,
+    /// What was sent, kept across PAUSE.
+    progress: Progress,
     _routes: Option<RouteGuard>,
 }
 
@@ -616,6 +618,7 @@ impl Conn {
                     kind,
                     setups: Vec::new(),
                     playing: None,
+                    progress: Progress::new(stream.tracks().len()),
                     _routes: None,
                 }),
             });
@@ -739,7 +742,7 @@ impl Conn {
                 *slot = Some(TrackOut::new(rtp, rtcp, track.clock_rate));
             }
         }
-        let player = Player::new(sub, r.stream.video_track(), outs);
+        let player = Player::new(sub, r.stream.video_track(), outs, r.progress.clone());
         let base = base_url(&req.uri);
         let first = player.first_packets();
         let mut info = RtpInfo(Vec::new());

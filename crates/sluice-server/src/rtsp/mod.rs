@@ -154,7 +154,8 @@ impl ServerState {
                 ))
             })
             .collect();
-        let player = Player::new(sub, stream.video_track(), outs);
+        let progress = play::Progress::new(stream.tracks().len());
+        let player = Player::new(sub, stream.video_track(), outs, progress);
         info!(path = stream.path(), %group, "multicast sender started");
         let task = tokio::spawn(conn::udp_play(player, sock.clone(), sock, None));
         let s = Arc::new(MulticastSender {

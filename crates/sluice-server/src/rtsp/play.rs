@@ -7,6 +7,8 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -61,6 +63,38 @@ impl TrackOut {
     }
 }
 
+/// The last RTP sequence number sent on each track of a reader session. It outlives a PAUSE, so that
+/// the PLAY that follows resumes after it: a reader that pauses within a GOP gets the packets it missed
+/// from the GOP cache, one that paused longer starts at the cached keyframe, and sequence numbers never
+/// go back.
+#[derive(Debug, Clone)]
+pub struct Progress(Arc<[AtomicU32]>);
+
+impl Progress {
+    /// Nothing sent yet on any of `tracks` tracks.
+    pub fn new(tracks: usize) -> Progress {
+        Progress((0..tracks).map(|_| AtomicU32::new(u32::MAX)).collect())
+    }
+
+    fn record(&self, track: usize, seq: u16) {
+        if let Some(a) = self.0.get(track) {
+            a.store(u32::from(seq), Ordering::Relaxed);
+        }
+    }
+
+    fn last(&self, track: usize) -> Option<u16> {
+        let v = self.0.get(track)?.load(Ordering::Relaxed);
+        u16::try_from(v).ok()
+    }
+
+    /// Whether a packet with `seq` on `track` comes after what was sent (RFC 3550 §A.1 style
+    /// comparison, modulo 2^16).
+    fn is_new(&self, track: usize, seq: u16) -> bool {
+        self.last(track)
+            .is_none_or(|last| (seq.wrapping_sub(last) as i16) > 0)
+    }
+}
+
 /// A reader's view of a stream.
 pub struct Player {
     pending: VecDeque<Packet>,
@@ -71,18 +105,34 @@ pub struct Player {
     video: Option<usize>,
     /// Per stream track: `None` when the reader did not set it up.
     pub outs: Vec<Option<TrackOut>>,
+    progress: Progress,
 }
 
 impl Player {
-    /// Starts with the GOP cache, then live packets.
-    pub fn new(sub: Subscription, video: Option<usize>, outs: Vec<Option<TrackOut>>) -> Player {
+    /// Starts with the GOP cache (what of it comes after `progress`), then live packets.
+    pub fn new(
+        sub: Subscription,
+        video: Option<usize>,
+        outs: Vec<Option<TrackOut>>,
+        progress: Progress,
+    ) -> Player {
+        let pending = sub
+            .gop
+            .into_iter()
+            .filter(|p| {
+                p.data
+                    .get(2..4)
+                    .is_none_or(|s| progress.is_new(p.track, u16::from_be_bytes([s[0], s[1]])))
+            })
+            .collect();
         Player {
-            pending: sub.gop.into(),
+            pending,
             rx: sub.rx,
             closed: false,
             state: ReaderState::default(),
             video,
             outs,
+            progress,
         }
     }
 
@@ -107,6 +157,10 @@ impl Player {
         };
         if !self.state.admit(&p, self.video) {
             return;
+        }
+        if let Some(s) = p.data.get(2..4) {
+            self.progress
+                .record(p.track, u16::from_be_bytes([s[0], s[1]]));
         }
         if let Some(h) = p.data.get(4..12) {
             out.last_ts = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
