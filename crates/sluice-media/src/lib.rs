@@ -32,6 +32,7 @@ pub mod demo;
 pub mod frame;
 pub mod h264;
 pub mod h265;
+pub mod inband;
 mod rtp;
 
 pub use frame::{

@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use sluice_media::inband::InBandParams;
 use sluice_rtsp::rtp::{self, RtpPacket};
 use sluice_rtsp::sdp::{MediaDescription, SessionDescription};
 use tokio::sync::{broadcast, watch, Notify};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{Config, Source};
 use crate::continuity::{Continuity, Numbering};
@@ -121,6 +122,8 @@ struct Inner {
     /// Where in `gop` the run of video prelude packets (parameter sets) that the last video packet
     /// belongs to begins.
     prelude_from: Option<usize>,
+    /// The video track's parameter sets as seen in the stream, which readers' SDP announces.
+    inband: Option<InBandParams>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -143,6 +146,9 @@ pub struct Subscription {
 impl Stream {
     fn new(path: String, tracks: Vec<Track>, queue: usize, gop_limit: usize) -> Stream {
         let video = tracks.iter().position(Track::has_keyframes);
+        let inband = video
+            .and_then(|v| tracks.get(v))
+            .and_then(|t| InBandParams::for_encoding(&t.encoding));
         let (tx, _) = broadcast::channel(queue.max(16));
         let n = tracks.len();
         Stream {
@@ -160,6 +166,7 @@ impl Stream {
                 gop_bytes: 0,
                 gop_ts: None,
                 prelude_from: None,
+                inband,
             }),
         }
     }
@@ -198,7 +205,9 @@ impl Stream {
         let (keyframe, prelude, input) = match RtpPacket::parse(&data) {
             Ok(p) => (
                 t.keyframe.is_some_and(|f| f(p.payload())),
-                t.prelude.is_some_and(|f| f(p.payload())),
+                t.prelude
+                    .is_some_and(|f| f(p.payload()))
+                    .then(|| data.slice_ref(p.payload())),
                 Numbering {
                     seq: p.sequence_number(),
                     ts: p.timestamp(),
@@ -217,6 +226,11 @@ impl Stream {
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         let mut inner = self.lock();
         inner.last_packet = Some(Instant::now());
+        if let (Some(payload), Some(inband)) = (&prelude, &mut inner.inband) {
+            if inband.observe(payload) {
+                debug!(path = %self.path, "in-band parameter sets changed");
+            }
+        }
         if inner.await_keyframe && self.video == Some(track) {
             if !keyframe {
                 // After a source restart readers resume at the next keyframe.
@@ -244,7 +258,7 @@ impl Stream {
                 packet.clone(),
                 ts,
                 self.video == Some(track),
-                prelude,
+                prelude.is_some(),
                 self.gop_limit,
             );
         }
@@ -324,8 +338,12 @@ impl Stream {
             attr("control", Some("*")),
             attr("range", Some("npt=now-")),
         ];
+        let inband = self.lock().inband.clone();
         for (i, t) in self.tracks.iter().enumerate() {
             let mut m = t.media.clone();
+            if let Some(p) = inband.as_ref().filter(|_| self.video == Some(i)) {
+                announce_parameter_sets(&mut m, p);
+            }
             m.port = 0;
             m.num_ports = None;
             m.connection = None;
@@ -402,6 +420,27 @@ fn renumber(data: &[u8], n: Numbering) -> Bytes {
         *x = (*x & 0x80) | (n.pt & 0x7f);
     }
     b.freeze()
+}
+
+/// Puts the parameter sets seen in the stream into a media section's fmtp (the stream wins over what
+/// the source's SDP said, which cameras get wrong: CAMERA-QUIRKS #48).
+fn announce_parameter_sets(m: &mut MediaDescription, p: &InBandParams) {
+    let pts: Vec<u8> = m.payload_types().collect();
+    for pt in pts {
+        let Some(params) = p.fmtp(m.fmtp(pt)) else {
+            return;
+        };
+        let value = format!("{pt} {params}");
+        let existing = m.attributes.iter_mut().find(|a| {
+            a.name.eq_ignore_ascii_case("fmtp")
+                && a.value.as_deref().and_then(|v| v.split_whitespace().next())
+                    == Some(pt.to_string().as_str())
+        });
+        match existing {
+            Some(a) => a.value = Some(value),
+            None => m.attributes.push(attr("fmtp", Some(&value))),
+        }
+    }
 }
 
 fn attr(name: &str, value: Option<&str>) -> sluice_rtsp::sdp::Attribute {
@@ -865,6 +904,39 @@ mod tests {
         s.publish(0, nal(6, 7200, &[0x26, 0x01, 0xaf]));
         s.publish(0, nal(7, 10800, &[0x02, 0x01, 0xd0]));
         assert_eq!(gop_seqs(&s), [3, 4, 5, 6, 7]);
+    }
+
+    /// CAMERA-QUIRKS #48: the camera's sprop-parameter-sets are wrong (or missing); readers are told
+    /// the ones the stream carries.
+    #[test]
+    fn reader_sdp_announces_the_parameter_sets_of_the_stream() {
+        let h = hub(0.0);
+        let mut c = h.claim("cam").unwrap();
+        let sdp = "v=0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+                   a=fmtp:96 packetization-mode=1;profile-level-id=420029;sprop-parameter-sets=AAAA,BBBB\r\n";
+        let tracks = SessionDescription::parse(sdp.as_bytes())
+            .unwrap()
+            .media
+            .into_iter()
+            .map(Track::from_media)
+            .collect();
+        let s = c.start(tracks);
+        let before = s.reader_sdp("127.0.0.1");
+        assert!(
+            before.contains("sprop-parameter-sets=AAAA,BBBB"),
+            "{before}"
+        );
+        s.publish(0, nal(1, 0, SPS));
+        s.publish(0, nal(2, 0, PPS));
+        s.publish(0, nal(3, 0, IDR));
+        let after = s.reader_sdp("127.0.0.1");
+        assert!(
+            after.contains(
+                "a=fmtp:96 packetization-mode=1;profile-level-id=42C01E;sprop-parameter-sets=Z0LAHg==,aM48gA=="
+            ),
+            "{after}"
+        );
+        assert_eq!(after.matches("a=fmtp").count(), 1, "{after}");
     }
 
     /// An IDR picture in several slices, each fragmented: one cache, not one per slice.

@@ -1,0 +1,246 @@
+//! Parameter sets seen in band, and the SDP `a=fmtp` that announces them.
+//!
+//! A server that relays a camera describes the stream to its readers. The camera's own SDP is often
+//! wrong about the parameter sets: missing (Hikvision sends an empty `sprop-parameter-sets`), stale
+//! after a resolution change, or garbage (VStarcam, CAMERA-QUIRKS #48), while the stream itself
+//! carries the right ones before every keyframe. The stream wins (RFC 6184 §8.4, RFC 7798 §7.2: in-band
+//! parameter sets take precedence), so [`InBandParams`] keeps the last ones seen and rewrites the
+//! fmtp with them.
+//!
+//! Only whole NAL units are looked at (single NAL unit packets and aggregation packets): parameter
+//! sets are small, and cameras that fragment them also repeat them in the SDP.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use bytes::Bytes;
+
+/// The codecs whose parameter sets are followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Codec {
+    H264,
+    H265,
+}
+
+/// The last VPS (H.265), SPS and PPS seen in a stream's RTP packets.
+#[derive(Debug, Clone)]
+pub struct InBandParams {
+    codec: Codec,
+    vps: Option<Bytes>,
+    sps: Option<Bytes>,
+    pps: Option<Bytes>,
+}
+
+/// Largest parameter set kept; bigger NAL units are not parameter sets a camera sends.
+const MAX_PARAMETER_SET: usize = 4096;
+
+impl InBandParams {
+    /// A tracker for an `a=rtpmap` encoding name (`H264`, `H265`; any case), or `None` for codecs
+    /// without parameter sets.
+    pub fn for_encoding(encoding: &str) -> Option<InBandParams> {
+        let codec = if encoding.eq_ignore_ascii_case("H264") {
+            Codec::H264
+        } else if encoding.eq_ignore_ascii_case("H265") {
+            Codec::H265
+        } else {
+            return None;
+        };
+        Some(InBandParams {
+            codec,
+            vps: None,
+            sps: None,
+            pps: None,
+        })
+    }
+
+    /// Looks at one RTP payload; returns whether a parameter set changed.
+    pub fn observe(&mut self, rtp_payload: &[u8]) -> bool {
+        let mut changed = false;
+        match self.codec {
+            Codec::H264 => match rtp_payload.first().map(|b| b & 0x1f) {
+                // RFC 6184 §5.7.1: STAP-A, (16-bit size, NAL unit) repeated.
+                Some(24) => {
+                    for nal in aggregated(rtp_payload.get(1..).unwrap_or_default()) {
+                        changed |= self.keep_h264(nal);
+                    }
+                }
+                Some(_) => changed |= self.keep_h264(rtp_payload),
+                None => {}
+            },
+            Codec::H265 => match rtp_payload.first().map(|b| (b >> 1) & 0x3f) {
+                // RFC 7798 §4.4.2: AP, a 2-byte payload header, then (16-bit size, NAL unit).
+                Some(48) => {
+                    for nal in aggregated(rtp_payload.get(2..).unwrap_or_default()) {
+                        changed |= self.keep_h265(nal);
+                    }
+                }
+                Some(_) => changed |= self.keep_h265(rtp_payload),
+                None => {}
+            },
+        }
+        changed
+    }
+
+    fn keep_h264(&mut self, nal: &[u8]) -> bool {
+        match nal.first().map(|b| b & 0x1f) {
+            Some(7) => store(&mut self.sps, nal),
+            Some(8) => store(&mut self.pps, nal),
+            _ => false,
+        }
+    }
+
+    fn keep_h265(&mut self, nal: &[u8]) -> bool {
+        match nal.first().map(|b| (b >> 1) & 0x3f) {
+            Some(32) => store(&mut self.vps, nal),
+            Some(33) => store(&mut self.sps, nal),
+            Some(34) => store(&mut self.pps, nal),
+            _ => false,
+        }
+    }
+
+    /// Whether every parameter set the codec needs has been seen.
+    pub fn is_complete(&self) -> bool {
+        self.sps.is_some()
+            && self.pps.is_some()
+            && (self.codec == Codec::H264 || self.vps.is_some())
+    }
+
+    /// The fmtp parameters (the part after the payload type) for `existing` with the parameter sets
+    /// seen in band: `sprop-parameter-sets` and `profile-level-id` for H.264, `sprop-vps`,
+    /// `sprop-sps` and `sprop-pps` for H.265, replaced or added; every other parameter kept in its
+    /// place. `None` until [`is_complete`](Self::is_complete).
+    pub fn fmtp(&self, existing: Option<&str>) -> Option<String> {
+        let (Some(sps), Some(pps)) = (&self.sps, &self.pps) else {
+            return None;
+        };
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut ours: Vec<(&str, String)> = Vec::new();
+        match self.codec {
+            Codec::H264 => {
+                // RFC 6184 §8.1: profile_idc, constraint flags, level_idc, from the SPS.
+                if let Some(&[profile, constraints, level]) = sps.get(1..4) {
+                    ours.push((
+                        "profile-level-id",
+                        format!("{profile:02X}{constraints:02X}{level:02X}"),
+                    ));
+                }
+                ours.push((
+                    "sprop-parameter-sets",
+                    format!("{},{}", b64.encode(sps), b64.encode(pps)),
+                ));
+            }
+            Codec::H265 => {
+                ours.push(("sprop-vps", b64.encode(self.vps.as_ref()?)));
+                ours.push(("sprop-sps", b64.encode(sps)));
+                ours.push(("sprop-pps", b64.encode(pps)));
+            }
+        }
+        let mut out = String::new();
+        let mut put = |name: &str, value: &str| {
+            if !out.is_empty() {
+                out.push(';');
+            }
+            out.push_str(name);
+            if !value.is_empty() {
+                let _ = write!(out, "={value}");
+            }
+        };
+        for (name, value) in sluice_rtsp::sdp::parse_fmtp(existing.unwrap_or_default()) {
+            match ours.iter().position(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                Some(i) => {
+                    let (n, v) = ours.remove(i);
+                    put(n, &v);
+                }
+                None => put(&name, &value),
+            }
+        }
+        for (name, value) in ours {
+            put(name, &value);
+        }
+        Some(out)
+    }
+}
+
+/// Keeps `nal` in `slot`; returns whether it differs from what was there.
+fn store(slot: &mut Option<Bytes>, nal: &[u8]) -> bool {
+    if nal.len() > MAX_PARAMETER_SET || slot.as_deref() == Some(nal) {
+        return false;
+    }
+    *slot = Some(Bytes::copy_from_slice(nal));
+    true
+}
+
+/// The NAL units of an aggregation packet's body: (16-bit size, NAL unit) repeated; stops at the
+/// first truncated one.
+fn aggregated(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        let nal = tail.get(..len)?;
+        rest = tail.get(len..)?;
+        Some(nal)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPS: &[u8] = &[0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9];
+    const PPS: &[u8] = &[0x68, 0xeb, 0xe3, 0xcb];
+
+    #[test]
+    fn h264_replaces_the_camera_sprops_and_keeps_the_rest() {
+        let mut p = InBandParams::for_encoding("h264").unwrap();
+        assert_eq!(p.fmtp(Some("packetization-mode=1")), None);
+        assert!(p.observe(SPS));
+        assert!(!p.is_complete());
+        // STAP-A with the PPS.
+        let mut stap = vec![24, 0, PPS.len() as u8];
+        stap.extend_from_slice(PPS);
+        assert!(p.observe(&stap));
+        assert!(!p.observe(&stap), "the same PPS again is no change");
+        assert!(p.is_complete());
+        let camera = "packetization-mode=1;profile-level-id=420029;sprop-parameter-sets=Z0IAKeKQFAe2AtwEBAaQeJEV,aM48gA==;x-dummy";
+        assert_eq!(
+            p.fmtp(Some(camera)).unwrap(),
+            "packetization-mode=1;profile-level-id=64001F;sprop-parameter-sets=Z2QAH6zZ,aOvjyw==;x-dummy"
+        );
+        // An empty camera fmtp (Hikvision) gets them too.
+        assert_eq!(
+            p.fmtp(None).unwrap(),
+            "profile-level-id=64001F;sprop-parameter-sets=Z2QAH6zZ,aOvjyw=="
+        );
+    }
+
+    #[test]
+    fn h265_needs_all_three() {
+        let mut p = InBandParams::for_encoding("H265").unwrap();
+        let vps = [0x40, 0x01, 0x0c];
+        let sps = [0x42, 0x01, 0x01];
+        let pps = [0x44, 0x01, 0xc1];
+        // AP holding SPS and PPS.
+        let mut ap = vec![0x60, 0x01];
+        for nal in [&sps[..], &pps[..]] {
+            ap.extend_from_slice(&(nal.len() as u16).to_be_bytes());
+            ap.extend_from_slice(nal);
+        }
+        assert!(p.observe(&ap));
+        assert_eq!(p.fmtp(None), None);
+        assert!(p.observe(&vps));
+        assert_eq!(
+            p.fmtp(Some("sprop-pps=AAAA;sprop-sps=BBBB;sprop-vps=CCCC"))
+                .unwrap(),
+            "sprop-pps=RAHB;sprop-sps=QgEB;sprop-vps=QAEM"
+        );
+    }
+
+    #[test]
+    fn other_codecs_and_junk() {
+        assert!(InBandParams::for_encoding("MPEG4-GENERIC").is_none());
+        let mut p = InBandParams::for_encoding("H264").unwrap();
+        assert!(!p.observe(&[]));
+        assert!(!p.observe(&[24, 0xff, 0xff, 0x67]), "truncated STAP-A");
+        assert!(!p.observe(&[0x65, 0x88]), "a slice is not a parameter set");
+    }
+}
