@@ -37,7 +37,7 @@ fn hostile_input_gets_errors_and_never_disturbs_a_reader() -> Result<()> {
     let watcher = Watcher::start(&server.url("demo"), Duration::from_secs(3))?;
     let watched = Instant::now();
 
-    let cases: [(&str, Case); 13] = [
+    let cases: [(&str, Case); 15] = [
         (
             "malformed request line: 400 with CSeq, connection kept",
             malformed_request_line,
@@ -50,6 +50,7 @@ fn hostile_input_gets_errors_and_never_disturbs_a_reader() -> Result<()> {
             "header block over 64 KiB in many lines: 400 and close",
             huge_header_block,
         ),
+        ("200 header lines: 400 and close", too_many_headers),
         ("Content-Length of 2 MiB: 413 and close", huge_body),
         ("unknown method: 501", unknown_method),
         ("DESCRIBE of an unknown path: 404", describe_unknown_path),
@@ -64,6 +65,10 @@ fn hostile_input_gets_errors_and_never_disturbs_a_reader() -> Result<()> {
         (
             "second ANNOUNCE+RECORD on a busy path: refused",
             second_publisher,
+        ),
+        (
+            "Require of an unknown option: 551 with Unsupported",
+            required_option,
         ),
         (
             "targeted malformed requests: error or close, never 2xx",
@@ -215,6 +220,16 @@ fn huge_header_block(server: &Server) -> Result<()> {
     expect_status_and_close(server.addr(), request, 400)
 }
 
+fn too_many_headers(server: &Server) -> Result<()> {
+    let mut request = format!("OPTIONS {} RTSP/1.0\r\nCSeq: 2\r\n", server.url("")).into_bytes();
+    // 200 short headers: far under the byte limit, over the count limit (rtsp.max_headers = 128).
+    for n in 0..200 {
+        request.extend_from_slice(format!("X-H{n}: v\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    expect_status_and_close(server.addr(), request, 400)
+}
+
 fn huge_body(server: &Server) -> Result<()> {
     let request = format!(
         "ANNOUNCE {} RTSP/1.0\r\nCSeq: 3\r\nContent-Type: application/sdp\r\nContent-Length: 2097152\r\n\r\n",
@@ -282,53 +297,33 @@ fn second_publisher(server: &Server) -> Result<()> {
         &[("Content-Type", "application/sdp")],
         SDP.as_bytes(),
     )?;
-    if response.status.0 >= 400 {
-        println!("     second ANNOUNCE refused with {}", response.status.0);
-        return Ok(());
-    }
+    // Refused at once, with a reason a user can act on.
+    expect_status(response.status.0, 403)?;
     ensure!(
-        response.status.0 < 300,
-        "ANNOUNCE answered {}",
-        response.status.0
+        response.reason.contains("another publisher"),
+        "the refusal does not say why: `{}`",
+        response.reason
     );
-    let control = format!("{url}/trackID=0");
+    Ok(())
+}
+
+fn required_option(server: &Server) -> Result<()> {
+    let mut client = RtspClient::connect(server.addr())?;
     let response = client.request(
-        Method::Setup,
-        &control,
-        &[(
-            "Transport",
-            "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record",
-        )],
+        Method::Options,
+        &server.url("demo"),
+        &[("Require", "implicit-play, com.example.frobnicate")],
         &[],
     )?;
-    if response.status.0 >= 400 {
-        println!(
-            "     second publisher's SETUP refused with {}",
-            response.status.0
-        );
-        return Ok(());
-    }
-    if let Some(session) = response.headers.get("Session") {
-        let id = session
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        client.set_session(Some(id));
-    }
-    let response = client.request(Method::Record, &url, &[("Range", "npt=0.000-")], &[])?;
-    if response.status.0 >= 400 {
-        println!(
-            "     second publisher's RECORD refused with {}",
-            response.status.0
-        );
-        return Ok(());
-    }
-    bail!(
-        "a second publisher was accepted on a busy path (RECORD answered {})",
-        response.status.0
-    )
+    expect_status(response.status.0, 551)?;
+    let unsupported = response.headers.get("Unsupported").unwrap_or_default();
+    ensure!(
+        unsupported.contains("implicit-play") && unsupported.contains("com.example.frobnicate"),
+        "Unsupported: `{unsupported}`"
+    );
+    // The connection is still good.
+    let response = client.request(Method::Options, &server.url("demo"), &[], &[])?;
+    expect_status(response.status.0, 200)
 }
 
 /// Writes `bytes`, half-closes, and returns what came back before the server closed (or 2 s).

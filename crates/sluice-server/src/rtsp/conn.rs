@@ -386,6 +386,18 @@ impl Conn {
                 }
             }
         }
+        // RFC 2326 §12.32: this server implements no option a client may require.
+        if let Some(required) = req.headers.get("Require") {
+            let options = sluice_rtsp::header::parse_token_list(required).join(", ");
+            if !options.is_empty() {
+                let mut reply = error(
+                    StatusCode::OPTION_NOT_SUPPORTED,
+                    format_args!("options not supported: {options}"),
+                );
+                reply.resp.headers.insert("Unsupported", options);
+                return reply;
+            }
+        }
         match req.method {
             Method::Options => Response::new(StatusCode::OK)
                 .with_header("Public", PUBLIC)
