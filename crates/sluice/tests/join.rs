@@ -14,10 +14,16 @@ use common::server;
 /// The demo clip's keyframe interval.
 const GOP: Duration = Duration::from_secs(2);
 
-/// Joins `url` and checks that the first video access unit received is a whole keyframe: the first
-/// packet begins an access unit, and the packets with its timestamp include an IDR slice.
+/// Longest a joining reader may wait after PLAY for its first video packet. Without a GOP cache it
+/// would wait for the next keyframe: half a GOP on average.
+const FIRST_PACKET_WITHIN: Duration = Duration::from_millis(400);
+
+/// Joins `url` and checks that the first video access unit received is a whole keyframe (the first
+/// packet begins an access unit, and the packets with its timestamp include an IDR slice) and that
+/// it comes at once.
 fn first_access_unit_is_keyframe(url: &str) -> Result<()> {
     let (mut client, description) = RtspClient::open(url)?;
+    let played = Instant::now();
     let video = description
         .tracks
         .iter()
@@ -43,6 +49,11 @@ fn first_access_unit_is_keyframe(url: &str) -> Result<()> {
         let payload = header.payload(&packet.data);
         match first_timestamp {
             None => {
+                let after = packet.at.saturating_duration_since(played);
+                ensure!(
+                    after <= FIRST_PACKET_WITHIN,
+                    "first video packet {after:?} after PLAY (GOP {GOP:?})"
+                );
                 ensure!(
                     h264_access_unit_start(payload),
                     "first video packet does not begin an access unit: NAL types {:?}, payload starts {:02x?}",
