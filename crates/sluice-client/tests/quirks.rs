@@ -70,11 +70,14 @@ async fn a01_longse_padded_cseq_and_rfc2069_digest() {
 /// #1: `CSeq: 0` (Foscam C1), no CSeq (Parrot Anafi), the previous request's CSeq (C520WS).
 #[tokio::test]
 async fn a01_cseq_zero_missing_and_stale_matched_by_order() {
+    let options_cseq_zero = || -> Step {
+        Expect::new("OPTIONS")
+            .reply(Reply::raw("RTSP/1.0 200 OK\r\nCSeq: 0\r\n\r\n").keep_cseq())
+            .into()
+    };
     let script = || {
         Script::new(vec![
-            Expect::new("OPTIONS")
-                .reply(Reply::raw("RTSP/1.0 200 OK\r\nCSeq: 0\r\n\r\n").keep_cseq())
-                .into(),
+            options_cseq_zero(),
             Expect::new("DESCRIBE")
                 .reply(Reply::raw("RTSP/1.0 200 OK\r\n\r\n").body(SDP_VIDEO.as_bytes()))
                 .into(),
@@ -91,7 +94,9 @@ async fn a01_cseq_zero_missing_and_stale_matched_by_order() {
             Step::rtp(0, 5),
         ])
     };
-    let camera = FakeCamera::start(vec![script(), script()]).unwrap();
+    // With the strict policy the client gives up on the first answer, to OPTIONS.
+    let strict_script = Script::new(vec![options_cseq_zero()]);
+    let camera = FakeCamera::start(vec![script(), strict_script]).unwrap();
     let url = camera.url("stream");
     bounded(20, async {
         let session = Session::describe(&url, tcp()).await.unwrap();
@@ -107,8 +112,15 @@ async fn a01_cseq_zero_missing_and_stale_matched_by_order() {
         assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
     })
     .await;
-    let log = camera.log().unwrap();
+    let log = camera.finish().unwrap();
     assert_eq!(log.connections, 2);
+    let strict: Vec<&str> = log
+        .requests
+        .iter()
+        .filter(|r| r.connection == 1)
+        .map(|r| r.method.as_str())
+        .collect();
+    assert_eq!(strict, ["OPTIONS"]);
 }
 
 /// #2: `Cseq` spelled differently (VStarcam); requests always say `CSeq`. Also #21 (no
@@ -349,7 +361,7 @@ async fn a06_unassigned_channel_reolink() {
         assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
     })
     .await;
-    camera.log().unwrap();
+    camera.finish().unwrap();
 }
 
 /// #7: RTCP on the RTP channel is recognised by its packet type; an RTCP BYE on every track ends
@@ -662,7 +674,7 @@ async fn b11_h264dvr_session_id_changes() {
         assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
     })
     .await;
-    let log = camera.log().unwrap();
+    let log = camera.finish().unwrap();
     // #31 over UDP: receiver reports go to server_port + 1 (the camera's RTCP port).
     assert!(
         log.udp_rtcp
@@ -921,7 +933,7 @@ async fn c14_461_then_tcp() {
         );
     })
     .await;
-    camera.log().unwrap();
+    camera.finish().unwrap();
 }
 
 /// #14: Escam Q6 answers a TCP request with `RTP/AVP;…;interleaved=0-1`; a server that forces TCP
@@ -1084,7 +1096,7 @@ async fn c16_multicast_answer_to_unicast() {
         assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
     })
     .await;
-    camera.log().unwrap();
+    camera.finish().unwrap();
 }
 
 /// #17: `ssrc= d6d6627` (Hikvision, leading space, 7 digits) and packets from another SSRC are
@@ -1719,7 +1731,7 @@ async fn f32_silence_with_and_without_keepalive_answers() {
         );
     })
     .await;
-    camera.log().unwrap();
+    camera.finish().unwrap();
 }
 
 /// #33: UDP set up but nothing arrives: TEARDOWN, reconnect, DESCRIBE again, SETUP over TCP.

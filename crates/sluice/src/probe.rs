@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sluice_client::{ClientError, Session, SessionOptions, TransportPolicy};
+use sluice_client::{ClientError, Playing, Session, SessionOptions, TransportPolicy};
 use sluice_media::{codec::depacketizer_for, Depacketizer, RtpIn};
+use sluice_rtsp::url::RtspUrl;
 
 /// What the probe was asked.
 pub struct ProbeArgs {
@@ -23,7 +24,11 @@ pub struct Report {
     pub ok: bool,
     pub error: Option<String>,
     pub server: Option<String>,
+    /// The transport in use when the measurement ended.
     pub transport: Option<String>,
+    /// The transport `PLAY` started with, when the session later fell back to another one (UDP that
+    /// never arrived, then TCP).
+    pub transport_fallback_from: Option<String>,
     pub tracks: Vec<TrackReport>,
     pub describe_ms: Option<f64>,
     pub first_packet_ms: Option<f64>,
@@ -81,10 +86,8 @@ struct TrackState {
 
 /// Runs the probe; returns the process exit status.
 pub async fn run(args: ProbeArgs) -> i32 {
-    let shown = sluice_rtsp::url::RtspUrl::parse(&args.url)
-        .map_or_else(|_| args.url.clone(), |u| u.to_string());
     let mut report = Report {
-        url: shown,
+        url: shown_url(&args.url),
         seconds: args.seconds,
         ..Report::default()
     };
@@ -143,8 +146,55 @@ async fn probe(args: &ProbeArgs, report: &mut Report) -> Result<(), ClientError>
     }
     let play_start = Instant::now();
     let mut playing = session.play(None).await?;
-    report.transport = Some(format!("{:?}", playing.transport()));
+    let started_with = playing.transport();
+    report.transport = Some(format!("{started_with:?}"));
     let window = Duration::from_secs_f64(args.seconds.max(0.1));
+    let received = receive(&mut playing, report, &mut states, window, play_start).await;
+    // With `auto`, a UDP session that receives nothing switches to TCP inside `next`: report the
+    // transport the measurement ended with.
+    let ended_with = playing.transport();
+    report.transport = Some(format!("{ended_with:?}"));
+    if ended_with != started_with {
+        report.transport_fallback_from = Some(format!("{started_with:?}"));
+    }
+    let mut seen = BTreeSet::new();
+    for q in playing.quirks() {
+        if seen.insert((q.name, q.detail.clone())) {
+            report.quirks.push(QuirkReport {
+                name: q.name.to_string(),
+                detail: q.detail.clone(),
+            });
+        }
+    }
+    received?;
+    for (tr, st) in report.tracks.iter_mut().zip(&states) {
+        tr.bitrate_kbps =
+            (tr.bytes as f64 * 8.0 / 1000.0 / window.as_secs_f64() * 10.0).round() / 10.0;
+        if let (Some(a), Some(b)) = (st.first_ts, st.last_ts) {
+            let span = (b - a) as f64 / f64::from(tr.clock_rate.max(1));
+            if tr.media == "video" && span > 0.0 && tr.frames > 1 {
+                tr.measured_fps = Some(((tr.frames - 1) as f64 / span * 100.0).round() / 100.0);
+            }
+        }
+    }
+    playing.teardown().await;
+    if report.tracks.iter().all(|t| t.packets == 0) {
+        return Err(ClientError::NoMedia {
+            url: report.url.clone(),
+            detail: format!("no RTP packet within {:.1}s", window.as_secs_f64()),
+        });
+    }
+    Ok(())
+}
+
+/// Receives for `window`, counting packets, losses and frames per track.
+async fn receive(
+    playing: &mut Playing,
+    report: &mut Report,
+    states: &mut [TrackState],
+    window: Duration,
+    play_start: Instant,
+) -> Result<(), ClientError> {
     let deadline = tokio::time::Instant::now() + window;
     loop {
         let next = match tokio::time::timeout_at(deadline, playing.next()).await {
@@ -186,33 +236,30 @@ async fn probe(args: &ProbeArgs, report: &mut Report) -> Result<(), ClientError>
         }
         fill_params(tr, d.as_ref());
     }
-    for (tr, st) in report.tracks.iter_mut().zip(&states) {
-        tr.bitrate_kbps =
-            (tr.bytes as f64 * 8.0 / 1000.0 / window.as_secs_f64() * 10.0).round() / 10.0;
-        if let (Some(a), Some(b)) = (st.first_ts, st.last_ts) {
-            let span = (b - a) as f64 / f64::from(tr.clock_rate.max(1));
-            if tr.media == "video" && span > 0.0 && tr.frames > 1 {
-                tr.measured_fps = Some(((tr.frames - 1) as f64 / span * 100.0).round() / 100.0);
-            }
-        }
-    }
-    let mut seen = BTreeSet::new();
-    for q in playing.quirks() {
-        if seen.insert((q.name, q.detail.clone())) {
-            report.quirks.push(QuirkReport {
-                name: q.name.to_string(),
-                detail: q.detail.clone(),
-            });
-        }
-    }
-    playing.teardown().await;
-    if report.tracks.iter().all(|t| t.packets == 0) {
-        return Err(ClientError::NoMedia {
-            url: report.url.clone(),
-            detail: format!("no RTP packet within {:.1}s", window.as_secs_f64()),
-        });
-    }
     Ok(())
+}
+
+/// The URL as reports show it: the password replaced by `***`. A URL that does not parse (a bad
+/// port, a bad escape in the userinfo) loses its whole userinfo, since where the password ends is
+/// then unknown: everything up to the last `@` goes, as a password may hold an unencoded `@`, `/`,
+/// `?` or `#`.
+fn shown_url(url: &str) -> String {
+    if let Ok(parsed) = RtspUrl::parse(url) {
+        return parsed.to_string();
+    }
+    let Some(at) = url.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo_from = url
+        .find("://")
+        .map(|i| i + "://".len())
+        .filter(|&from| from <= at)
+        .unwrap_or(0);
+    format!(
+        "{}***@{}",
+        url.get(..userinfo_from).unwrap_or_default(),
+        url.get(at + 1..).unwrap_or_default()
+    )
 }
 
 fn fill_params(tr: &mut TrackReport, d: &dyn Depacketizer) {
@@ -236,8 +283,14 @@ fn text(r: &Report) -> String {
     if let Some(v) = &r.server {
         let _ = writeln!(s, "Server:     {v}");
     }
-    if let Some(v) = &r.transport {
-        let _ = writeln!(s, "Transport:  {v}");
+    match (&r.transport, &r.transport_fallback_from) {
+        (Some(v), Some(from)) => {
+            let _ = writeln!(s, "Transport:  {v} (fell back from {from})");
+        }
+        (Some(v), None) => {
+            let _ = writeln!(s, "Transport:  {v}");
+        }
+        _ => {}
     }
     for (i, t) in r.tracks.iter().enumerate() {
         let _ = write!(
@@ -296,4 +349,28 @@ fn text(r: &Report) -> String {
         let _ = writeln!(s, "FAILED:     {e}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_urls_never_hold_the_password() {
+        let cases = [
+            // Parsed: the user name stays, the password is starred.
+            ("rtsp://admin:pw@cam/x", "rtsp://admin:***@cam/x"),
+            // Not parsed: the whole userinfo goes, up to the last '@'.
+            ("rtsp://admin:pw@cam:99999/x", "rtsp://***@cam:99999/x"),
+            ("rtsp://admin:p@w%FF@cam/x", "rtsp://***@cam/x"),
+            ("rtsp://admin:p/w@cam:0/x", "rtsp://***@cam:0/x"),
+            ("admin:pw@cam/x", "***@cam/x"),
+            // Nothing to hide.
+            ("rtsp://cam:99999/x", "rtsp://cam:99999/x"),
+            ("", ""),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(shown_url(url), shown, "{url}");
+        }
+    }
 }

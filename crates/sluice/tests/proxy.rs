@@ -8,7 +8,8 @@
 //! - A camera whose UDP never arrives: `transport = "auto"` falls back to TCP after
 //!   `udp_fallback_after`.
 //! - On demand: no camera session before the first reader; it closes `on_demand_close_after` after
-//!   the last one leaves.
+//!   the last one leaves. A dead camera is retried with backoff while a reader waits, the reader is
+//!   answered 404 after `on_demand_start_timeout`, and DESCRIBEs in a row do not each connect.
 //!
 //! Every test is bounded in time; the figures (time to first frame, fallback time) are printed.
 
@@ -1056,6 +1057,99 @@ fn on_demand_connects_for_the_first_reader_and_closes_when_idle() -> Result<()> 
         relay.accepted() == 2,
         "expected a second camera connection, saw {}",
         relay.accepted()
+    );
+    server.finish()
+}
+
+/// Lines of `log` saying that the camera session of `path` failed.
+fn failed_sessions(log: &str, path: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("camera session failed") && l.contains(&format!("path=\"{path}\"")))
+        .count()
+}
+
+/// On demand, a camera that is not there (a closed loopback port): while a reader waits the source
+/// retries with backoff, the reader is answered 404 after `on_demand_start_timeout`, then the source
+/// waits for the next reader; DESCRIBEs in quick succession do not each connect to the dead camera.
+#[test]
+fn on_demand_dead_camera_backs_off_while_readers_wait() -> Result<()> {
+    const START_TIMEOUT: f64 = 2.5;
+    let port = net::free_tcp_port()?;
+    let dead = format!("rtsp://127.0.0.1:{port}/cam");
+    let extra = proxy_path(
+        "waited",
+        &dead,
+        &format!(
+            "on_demand = true\non_demand_start_timeout = {START_TIMEOUT}\n\
+             reconnect_min = 0.4\nreconnect_max = 0.8\ntransport = \"tcp\""
+        ),
+    ) + &proxy_path(
+        "hammered",
+        &dead,
+        "on_demand = true\non_demand_start_timeout = 0.2\n\
+         reconnect_min = 2.0\nreconnect_max = 2.0\ntransport = \"tcp\"",
+    );
+    let server = server(&extra)?;
+    std::thread::sleep(Duration::from_millis(500));
+    ensure!(
+        failed_sessions(&server.log(), "waited") == 0,
+        "the on-demand camera was tried before any reader:\n{}",
+        server.log()
+    );
+
+    // One reader: the source retries (0 s, then after 0.2–0.4 s, 0.4–0.8 s, …) while it waits.
+    let asked = Instant::now();
+    let status = describe_status(&server.url("waited"))?;
+    let waited = asked.elapsed();
+    let tries = failed_sessions(&server.log(), "waited");
+    println!("DESCRIBE of a dead on-demand camera: {status} after {waited:.2?}, {tries} attempts");
+    ensure!(
+        status == 404,
+        "DESCRIBE answered {status}, expected 404 (no stream)"
+    );
+    ensure!(
+        waited >= Duration::from_secs_f64(START_TIMEOUT * 0.8)
+            && waited < Duration::from_secs_f64(START_TIMEOUT + 5.0),
+        "the reader was answered after {waited:?}, not after on_demand_start_timeout \
+         ({START_TIMEOUT} s)"
+    );
+    ensure!(
+        tries >= 3,
+        "only {tries} connection attempts while a reader waited {waited:?}:\n{}",
+        server.log_tail(30)
+    );
+
+    // Nobody waits any more: after the last backoff delay the source stops trying.
+    std::thread::sleep(Duration::from_millis(1500));
+    let settled = failed_sessions(&server.log(), "waited");
+    std::thread::sleep(Duration::from_millis(1500));
+    let later = failed_sessions(&server.log(), "waited");
+    ensure!(
+        later == settled,
+        "the source went on connecting with no reader ({settled} then {later} attempts):\n{}",
+        server.log_tail(30)
+    );
+
+    // Eight readers in a row, each giving up after 0.2 s: one attempt, then one per backoff delay
+    // (1–2 s), not one per DESCRIBE.
+    let started = Instant::now();
+    for _ in 0..8 {
+        let status = describe_status(&server.url("hammered"))?;
+        ensure!(status == 404, "DESCRIBE answered {status}, expected 404");
+    }
+    let spent = started.elapsed();
+    let tries = failed_sessions(&server.log(), "hammered");
+    println!("8 DESCRIBEs in {spent:.2?}: {tries} attempts");
+    let allowed = 2 + (spent.as_secs_f64() / 1.0) as usize;
+    ensure!(
+        (1..=allowed.min(7)).contains(&tries),
+        "{tries} connection attempts for 8 DESCRIBEs in {spent:?} (backoff 1–2 s):\n{}",
+        server.log_tail(30)
+    );
+    let log = server.log();
+    ensure!(
+        log.contains("backing off"),
+        "the log does not say the source backs off:\n{log}"
     );
     server.finish()
 }

@@ -1,7 +1,8 @@
 //! Reconnect delays: exponential with jitter, so that hundreds of cameras that restart together (a power
-//! cut, a switch reboot) do not reconnect in lockstep. Sans-IO: the random draw is an argument.
+//! cut, a switch reboot) do not reconnect in lockstep; and, for on-demand sources, whether readers still
+//! wait for a retry. Sans-IO: the random draw and the time are arguments.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Exponential backoff with "equal jitter": the n-th wait is drawn uniformly from [d/2, d] where
 /// d = min(max, min × 2ⁿ).
@@ -36,6 +37,41 @@ impl Backoff {
     }
 }
 
+/// Whether readers still wait for an on-demand source that has not delivered a stream yet. Each reader
+/// waits `on_demand_start_timeout` from its request; while one does, a failed camera is retried after its
+/// backoff delay, and once none does the source waits for the next reader.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    patience: Duration,
+    last: Option<Instant>,
+}
+
+impl Waiting {
+    /// Readers wait `patience` for the stream.
+    pub fn new(patience: Duration) -> Waiting {
+        Waiting {
+            patience,
+            last: None,
+        }
+    }
+
+    /// A reader asked for the stream at `now`.
+    pub fn wanted(&mut self, now: Instant) {
+        self.last = Some(self.last.map_or(now, |t| t.max(now)));
+    }
+
+    /// Whether a reader that asked is still waiting at `now`.
+    pub fn any(&self, now: Instant) -> bool {
+        self.last
+            .is_some_and(|t| now.saturating_duration_since(t) < self.patience)
+    }
+
+    /// The readers got the stream: nobody waits any more.
+    pub fn served(&mut self) {
+        self.last = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +98,23 @@ mod tests {
         delays.dedup();
         assert!(delays.len() > 250);
         assert!(delays.iter().all(|&d| (500..=1000).contains(&d)));
+    }
+
+    #[test]
+    fn readers_wait_their_patience_from_the_last_request() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut w = Waiting::new(Duration::from_secs(2));
+        assert!(!w.any(t0), "nobody asked yet");
+        w.wanted(t0);
+        assert!(w.any(at(1999)));
+        assert!(!w.any(at(2000)), "the first reader gave up");
+        w.wanted(at(1500));
+        // A late clock reading does not move the last request back.
+        w.wanted(at(1000));
+        assert!(w.any(at(3499)));
+        assert!(!w.any(at(3500)));
+        w.served();
+        assert!(!w.any(at(1600)), "served readers wait no more");
     }
 }

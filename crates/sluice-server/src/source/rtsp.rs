@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use sluice_client::{Session, SessionOptions, TransportPolicy};
 use tracing::{info, warn};
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, Waiting};
 use crate::config::PathConfig;
 use crate::hub::{Claim, Hub, Track};
 
@@ -23,6 +23,11 @@ enum Ended {
 }
 
 /// Pulls `url` into `path` forever.
+///
+/// On demand, a camera that fails before it delivers a stream is retried with the same backoff as an
+/// always-on one for as long as readers wait for it (`on_demand_start_timeout`; they are then answered
+/// that the path has no stream); after that the source waits for the next reader, and a reader that
+/// comes during a backoff delay waits for its end, so a dead camera is not hammered by every DESCRIBE.
 pub async fn run(hub: Arc<Hub>, path: String, url: String, cfg: PathConfig) {
     let mut claim = match hub.claim_source(&path) {
         Ok(c) => c,
@@ -33,17 +38,28 @@ pub async fn run(hub: Arc<Hub>, path: String, url: String, cfg: PathConfig) {
     };
     let demand = cfg.on_demand.then(|| hub.on_demand(&path));
     let mut backoff = Backoff::new(secs(cfg.reconnect_min), secs(cfg.reconnect_max));
+    let mut waiting = Waiting::new(secs(cfg.on_demand_start_timeout));
     // The URL may hold credentials: logs show it through the client's redacting parser only.
     let shown = sluice_rtsp::url::RtspUrl::parse(&url)
         .map_or_else(|_| "<invalid URL>".to_string(), |u| u.to_string());
     loop {
         if let Some(d) = &demand {
             if claim.stream().is_none() {
-                d.wanted().await;
-                info!(path, url = %shown, "a reader wants the on-demand camera: connecting");
+                if waiting.any(Instant::now()) {
+                    info!(path, url = %shown, "readers still wait for the on-demand camera: retrying");
+                } else {
+                    d.wanted().await;
+                    waiting.wanted(Instant::now());
+                    info!(path, url = %shown, "a reader wants the on-demand camera: connecting");
+                }
             }
         }
-        match pull(&mut claim, &url, &cfg, &mut backoff).await {
+        let result = pull(&mut claim, &url, &cfg, &mut backoff).await;
+        if claim.stream().is_some() {
+            // The stream came up: whoever waited for it has it.
+            waiting.served();
+        }
+        match result {
             Ok(Ended::Idle) => {
                 info!(path, "on-demand camera closed: no readers");
                 claim.stop();
@@ -53,18 +69,34 @@ pub async fn run(hub: Arc<Hub>, path: String, url: String, cfg: PathConfig) {
             Ok(Ended::ByCamera) => warn!(path, url = %shown, "the camera ended the stream"),
             Err(e) => warn!(path, url = %shown, error = %e, "camera session failed"),
         }
-        if demand.is_some() && claim.stream().is_none_or(|s| s.reader_count() == 0) {
-            // On demand and nobody reading: wait for the next reader rather than reconnect.
-            claim.stop();
-            continue;
-        }
         let delay = backoff.next_delay(rand::random::<f64>());
-        info!(
-            path,
-            delay_ms = delay.as_millis() as u64,
-            "reconnecting to the camera"
-        );
-        tokio::time::sleep(delay).await;
+        match &demand {
+            Some(d) if claim.stream().is_none_or(|s| s.reader_count() == 0) => {
+                // On demand and nobody reading: back off, noting readers that ask meanwhile; the top of
+                // the loop retries if one still waits, or else waits for the next.
+                claim.stop();
+                info!(
+                    path,
+                    delay_ms = delay.as_millis() as u64,
+                    "on-demand camera backing off"
+                );
+                let until = tokio::time::Instant::now() + delay;
+                loop {
+                    tokio::select! {
+                        () = d.wanted() => waiting.wanted(Instant::now()),
+                        () = tokio::time::sleep_until(until) => break,
+                    }
+                }
+            }
+            _ => {
+                info!(
+                    path,
+                    delay_ms = delay.as_millis() as u64,
+                    "reconnecting to the camera"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        }
     }
 }
 
