@@ -33,6 +33,7 @@ pub mod frame;
 pub mod h264;
 pub mod h265;
 pub mod inband;
+pub mod refragment;
 mod rtp;
 
 pub use frame::{

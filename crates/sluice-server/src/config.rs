@@ -146,6 +146,10 @@ pub struct HubConfig {
     /// `publisher_grace`: seconds a publisher that left may take to come back with the same tracks and
     /// continue its stream without its readers noticing. 0 ends the stream at once.
     pub publisher_grace: f64,
+    /// `max_packet_bytes`: H.264/H.265 packets from a source that are bigger than this (RTP header
+    /// included; cameras send whole slices over TCP) are split into fragmentation units, so that UDP
+    /// readers can receive them. 0 leaves them as they are.
+    pub max_packet_bytes: usize,
 }
 
 impl Default for HubConfig {
@@ -155,6 +159,7 @@ impl Default for HubConfig {
             gop_cache_bytes: 16 * 1024 * 1024,
             publish_any_path: true,
             publisher_grace: 5.0,
+            max_packet_bytes: 1472,
         }
     }
 }
@@ -340,6 +345,12 @@ impl Config {
                 "must be at least 16 packets".into(),
             ));
         }
+        if self.hub.max_packet_bytes != 0 && !(100..=65535).contains(&self.hub.max_packet_bytes) {
+            return Err(err(
+                "hub.max_packet_bytes",
+                "must be 0 (off) or from 100 to 65535".into(),
+            ));
+        }
         if !(0.0..=3600.0).contains(&self.hub.publisher_grace) {
             return Err(err(
                 "hub.publisher_grace",
@@ -498,6 +509,22 @@ mod tests {
         assert_eq!(
             r.multicast_block().unwrap(),
             (Ipv4Addr::new(239, 255, 42, 0), 256)
+        );
+    }
+
+    /// The README's configuration reference is the embedded default, word for word.
+    #[test]
+    fn readme_shows_the_default_config() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("## Configuration reference")
+            .and_then(|at| readme[at..].find("```toml\n").map(|i| at + i + 8))
+            .expect("a toml block under `## Configuration reference`");
+        let end = readme[start..].find("```").expect("the block ends") + start;
+        assert_eq!(
+            &readme[start..end],
+            DEFAULT_CONFIG,
+            "README.md's configuration reference differs from crates/sluice-server/src/default.toml"
         );
     }
 }

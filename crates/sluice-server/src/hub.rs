@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sluice_media::inband::InBandParams;
+use sluice_media::refragment::Refragmenter;
 use sluice_rtsp::rtp::{self, RtpPacket};
 use sluice_rtsp::sdp::{MediaDescription, SessionDescription};
 use tokio::sync::{broadcast, watch, Notify};
@@ -52,6 +53,8 @@ pub struct Track {
     keyframe: Option<KeyframeFn>,
     /// Says whether a payload holds only what may precede a keyframe's slices (parameter sets).
     prelude: Option<KeyframeFn>,
+    /// Splits the source's oversized packets (set when the stream starts, from the config).
+    refragment: Option<Refragmenter>,
 }
 
 impl Track {
@@ -80,6 +83,7 @@ impl Track {
             encoding,
             keyframe,
             prelude,
+            refragment: None,
         }
     }
 
@@ -124,6 +128,8 @@ struct Inner {
     prelude_from: Option<usize>,
     /// The video track's parameter sets as seen in the stream, which readers' SDP announces.
     inband: Option<InBandParams>,
+    /// Per track, what re-fragmented packets added to the sequence numbers so far.
+    extra_seq: Vec<u16>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -144,7 +150,18 @@ pub struct Subscription {
 }
 
 impl Stream {
-    fn new(path: String, tracks: Vec<Track>, queue: usize, gop_limit: usize) -> Stream {
+    fn new(
+        path: String,
+        mut tracks: Vec<Track>,
+        queue: usize,
+        gop_limit: usize,
+        max_packet: usize,
+    ) -> Stream {
+        if max_packet > 0 {
+            for t in &mut tracks {
+                t.refragment = Refragmenter::for_encoding(&t.encoding, max_packet);
+            }
+        }
         let video = tracks.iter().position(Track::has_keyframes);
         let inband = video
             .and_then(|v| tracks.get(v))
@@ -167,6 +184,7 @@ impl Stream {
                 gop_ts: None,
                 prelude_from: None,
                 inband,
+                extra_seq: vec![0; n],
             }),
         }
     }
@@ -241,31 +259,52 @@ impl Stream {
         let Some(cont) = inner.continuity.get_mut(track) else {
             return;
         };
-        let out = cont.map(input);
+        let mut out = cont.map(input);
+        let extra = inner.extra_seq.get(track).copied().unwrap_or(0);
+        out.seq = out.seq.wrapping_add(extra);
+        let video = self.video == Some(track);
+        let mut pieces = Vec::new();
+        if t.refragment
+            .as_ref()
+            .is_some_and(|r| r.split(&data, &mut pieces))
+        {
+            // An oversized packet goes on as several, numbered on from it; later packets of the track
+            // shift by as many.
+            let added = u16::try_from(pieces.len() - 1).unwrap_or(u16::MAX);
+            if let Some(e) = inner.extra_seq.get_mut(track) {
+                *e = e.wrapping_add(added);
+            }
+            for (i, piece) in pieces.into_iter().enumerate() {
+                let numbering = Numbering {
+                    seq: out.seq.wrapping_add(i as u16),
+                    ..out
+                };
+                let keyframe = i == 0 && keyframe;
+                let piece = renumber(piece, numbering);
+                inner.emit(
+                    self,
+                    track,
+                    piece,
+                    out.ts,
+                    keyframe,
+                    video && prelude.is_some(),
+                );
+            }
+            return;
+        }
         let data = if out == input {
             data
         } else {
-            renumber(&data, out)
+            renumber(data, out)
         };
-        let ts = out.ts;
-        let packet = Packet {
+        inner.emit(
+            self,
             track,
             data,
+            out.ts,
             keyframe,
-        };
-        if self.video.is_some() {
-            inner.cache(
-                packet.clone(),
-                ts,
-                self.video == Some(track),
-                prelude.is_some(),
-                self.gop_limit,
-            );
-        }
-        if let Some(tx) = &inner.tx {
-            // An error only means that nobody is reading.
-            let _ = tx.send(packet);
-        }
+            video && prelude.is_some(),
+        );
     }
 
     /// Whether a new source session with these tracks can continue this stream (same media, codecs and
@@ -362,6 +401,36 @@ impl Stream {
 }
 
 impl Inner {
+    /// Caches (video streams) and fans out one packet.
+    fn emit(
+        &mut self,
+        stream: &Stream,
+        track: usize,
+        data: Bytes,
+        ts: u32,
+        keyframe: bool,
+        prelude: bool,
+    ) {
+        let packet = Packet {
+            track,
+            data,
+            keyframe,
+        };
+        if stream.video.is_some() {
+            self.cache(
+                packet.clone(),
+                ts,
+                stream.video == Some(track),
+                prelude,
+                stream.gop_limit,
+            );
+        }
+        if let Some(tx) = &self.tx {
+            // An error only means that nobody is reading.
+            let _ = tx.send(packet);
+        }
+    }
+
     fn clear_gop(&mut self) {
         self.gop.clear();
         self.gop_bytes = 0;
@@ -410,9 +479,12 @@ impl Inner {
     }
 }
 
-/// A copy of an RTP packet with new numbering (only after a source restart).
-fn renumber(data: &[u8], n: Numbering) -> Bytes {
-    let mut b = bytes::BytesMut::from(data);
+/// An RTP packet with new numbering (after a source restart, or a re-fragmented packet): changed in
+/// place when nothing else holds the buffer, else copied.
+fn renumber(data: Bytes, n: Numbering) -> Bytes {
+    let mut b = data
+        .try_into_mut()
+        .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
     rtp::set_sequence_number(&mut b, n.seq);
     rtp::set_timestamp(&mut b, n.ts);
     rtp::set_ssrc(&mut b, n.ssrc);
@@ -583,6 +655,7 @@ impl Claim {
             tracks,
             h.reader_queue,
             h.gop_cache_bytes,
+            h.max_packet_bytes,
         ));
         self.stream = Some(stream.clone());
         self.set_slot(Some(stream.clone()));
@@ -937,6 +1010,34 @@ mod tests {
             "{after}"
         );
         assert_eq!(after.matches("a=fmtp").count(), 1, "{after}");
+    }
+
+    /// CAMERA-QUIRKS #49: a 6 kB slice in one packet (over TCP) reaches readers as fragments that fit
+    /// a datagram, and the sequence numbers after it move on by as many.
+    #[tokio::test]
+    async fn oversized_packets_are_split_and_numbered_on() {
+        let h = hub(0.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        let mut sub = s.subscribe().unwrap();
+        let mut big = vec![0x65];
+        big.extend((0..6000).map(|i| (i % 250) as u8 + 1));
+        s.publish(0, nal(100, 0, SPS));
+        s.publish(0, nal(101, 0, &big));
+        s.publish(0, nal(102, 3600, NON_IDR));
+        let mut got = Vec::new();
+        while let Ok(p) = sub.rx.try_recv() {
+            got.push(p);
+        }
+        let seqs: Vec<u16> = got.iter().map(|p| header(p).0).collect();
+        let n = got.len();
+        assert!(n >= 7, "{n} packets");
+        assert_eq!(seqs, (100..100 + n as u16).collect::<Vec<_>>());
+        assert!(got[..n - 1].iter().all(|p| p.data.len() <= 1472));
+        assert!(got[1].keyframe, "the first fragment starts the keyframe");
+        assert!(!got[2].keyframe);
+        // The cache holds the same packets.
+        assert_eq!(gop_seqs(&s), seqs);
     }
 
     /// An IDR picture in several slices, each fragmented: one cache, not one per slice.

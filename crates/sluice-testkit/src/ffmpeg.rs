@@ -135,6 +135,8 @@ pub struct PublishOptions {
     pub audio: bool,
     /// Stop after this much media time (ffmpeg then sends TEARDOWN); `None` runs until killed.
     pub duration: Option<Duration>,
+    /// Largest RTP packet ffmpeg sends (`-pkt_size`); `None` keeps its default (1472).
+    pub packet_size: Option<usize>,
 }
 
 impl Default for PublishOptions {
@@ -145,6 +147,7 @@ impl Default for PublishOptions {
             rate: 1.0,
             audio: false,
             duration: None,
+            packet_size: None,
         }
     }
 }
@@ -210,6 +213,9 @@ impl Publisher {
         }
         if let Some(duration) = options.duration {
             cmd.args(["-t", &format!("{:.3}", duration.as_secs_f64())]);
+        }
+        if let Some(size) = options.packet_size {
+            cmd.args(["-pkt_size", &size.to_string()]);
         }
         cmd.args([
             "-f",

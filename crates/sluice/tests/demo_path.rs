@@ -50,6 +50,9 @@ fn gstreamer_reads_demo_over_tcp() -> Result<()> {
         report.decoded(100),
         "GStreamer did not decode 100 buffers: {report}"
     );
-    ensure!(report.errors.is_empty(), "GStreamer reported errors: {report}");
+    ensure!(
+        report.errors.is_empty(),
+        "GStreamer reported errors: {report}"
+    );
     server.finish()
 }

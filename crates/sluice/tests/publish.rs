@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
+use sluice_client::{Session, SessionOptions, TransportPolicy};
 use sluice_testkit::ffmpeg::{PublishOptions, PublishSource};
 use sluice_testkit::{RtspClient, RtspTransport};
 
@@ -97,5 +98,62 @@ fn two_paths_at_once_stay_apart() -> Result<()> {
     ensure!(b.dimensions == Some((320, 240)), "cams/second: {b}");
     first.check_running()?;
     second.check_running()?;
+    server.finish()
+}
+
+/// The largest of 300 RTP packets our client receives over UDP from `url`.
+fn biggest_udp_packet(url: &str) -> Result<usize> {
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let options = SessionOptions::default().with_transport(TransportPolicy::Udp);
+        let session = Session::describe(url, options).await?;
+        let mut playing = session.play(None).await?;
+        let mut biggest = 0;
+        for _ in 0..300 {
+            let next = tokio::time::timeout(Duration::from_secs(5), playing.next()).await;
+            match next.context("no packet within 5 s")?? {
+                Some(p) => biggest = biggest.max(p.data.len()),
+                None => anyhow::bail!("the stream ended"),
+            }
+        }
+        playing.teardown().await;
+        Ok(biggest)
+    })
+}
+
+/// A publisher sending RTP packets of up to 60 kB over TCP (as cameras do with whole slices): UDP
+/// readers get them split to fit a datagram (`hub.max_packet_bytes`, 1472) and decode cleanly.
+#[test]
+fn big_packets_reach_udp_readers_split() -> Result<()> {
+    let big = PublishOptions {
+        source: PublishSource::TestPattern {
+            width: 1280,
+            height: 720,
+        },
+        packet_size: Some(60_000),
+        ..PublishOptions::default()
+    };
+    // With splitting off, the packets reach a UDP reader as sent.
+    let unsplit = {
+        let server = server("[hub]\nmax_packet_bytes = 0\n")?;
+        let _publisher = publish(&server, "big", &big)?;
+        let biggest = biggest_udp_packet(&server.url("big"))?;
+        server.finish()?;
+        biggest
+    };
+    ensure!(
+        unsplit > 8000,
+        "the publisher sent no big packet ({unsplit} bytes at most)"
+    );
+
+    let server = server("")?;
+    let _publisher = publish(&server, "big", &big)?;
+    let split = biggest_udp_packet(&server.url("big"))?;
+    ensure!(
+        split <= 1472,
+        "a {split}-byte datagram reached a UDP reader"
+    );
+    let report = ffmpeg_decodes(&server, "big", RtspTransport::Udp, 50)?;
+    ensure!(report.dimensions == Some((1280, 720)), "{report}");
+    println!("largest datagram: {unsplit} bytes as sent, {split} split");
     server.finish()
 }
