@@ -341,3 +341,59 @@ mod tests {
         assert_eq!(parse_dimensions("#sar 0: 1/1"), None);
     }
 }
+
+/// One stream as ffprobe describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProbedStream {
+    /// `codec_type`: `video`, `audio`, ...
+    pub codec_type: String,
+    /// `codec_name`: `h264`, `aac`, ...
+    pub codec_name: String,
+    /// Picture size (video).
+    pub width: Option<u32>,
+    /// Picture size (video).
+    pub height: Option<u32>,
+}
+
+/// Runs `ffprobe` on an RTSP URL and returns the streams it found; fails when ffprobe does.
+pub fn ffprobe(
+    url: &str,
+    transport: RtspTransport,
+    timeout: Duration,
+) -> Result<Vec<ProbedStream>> {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-rtsp_transport", transport.ffmpeg_name()])
+        .args(["-show_entries", "stream=codec_type,codec_name,width,height"])
+        .args(["-of", "default=noprint_wrappers=0"])
+        .arg(url);
+    let done = crate::peer::run(cmd, timeout)?;
+    if !done.success() {
+        bail!(
+            "ffprobe {url} failed ({:?}):\n{}",
+            done.status,
+            done.stderr_tail(20)
+        );
+    }
+    let mut streams = Vec::new();
+    let mut current: Option<ProbedStream> = None;
+    for line in &done.stdout {
+        let text = line.text.trim();
+        match text {
+            "[STREAM]" => current = Some(ProbedStream::default()),
+            "[/STREAM]" => streams.extend(current.take()),
+            _ => {
+                let (Some(s), Some((key, value))) = (current.as_mut(), text.split_once('=')) else {
+                    continue;
+                };
+                match key {
+                    "codec_type" => s.codec_type = value.to_owned(),
+                    "codec_name" => s.codec_name = value.to_owned(),
+                    "width" => s.width = value.parse().ok(),
+                    "height" => s.height = value.parse().ok(),
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(streams)
+}

@@ -104,3 +104,88 @@ pub fn read_h264(
         elapsed: done.elapsed,
     })
 }
+
+/// A `gst-launch-1.0` process publishing a live test pattern (`videotestsrc ! x264enc !
+/// rtspclientsink`) with ANNOUNCE/RECORD; killed on drop.
+#[derive(Debug)]
+pub struct GstPublisher {
+    peer: crate::peer::Peer,
+    url: String,
+}
+
+impl GstPublisher {
+    /// Starts publishing `width`x`height` at 25 fps, a keyframe every 25 frames, to `url` over
+    /// `transport` (TCP or UDP).
+    pub fn start(
+        url: &str,
+        transport: RtspTransport,
+        width: u32,
+        height: u32,
+    ) -> Result<GstPublisher> {
+        let protocols = match transport {
+            RtspTransport::Tcp => "tcp",
+            RtspTransport::Udp => "udp",
+            RtspTransport::UdpMulticast => anyhow::bail!("rtspclientsink cannot publish multicast"),
+        };
+        let mut cmd = Command::new("gst-launch-1.0");
+        cmd.args(["-q", "videotestsrc", "is-live=true", "pattern=ball", "!"])
+            .arg(format!(
+                "video/x-raw,width={width},height={height},framerate=25/1"
+            ))
+            .args([
+                "!",
+                "x264enc",
+                "tune=zerolatency",
+                "speed-preset=ultrafast",
+                "key-int-max=25",
+                "!",
+                "rtspclientsink",
+            ])
+            .arg(format!("location={url}"))
+            .arg(format!("protocols={protocols}"));
+        Ok(GstPublisher {
+            peer: crate::peer::Peer::spawn(cmd)?,
+            url: url.to_owned(),
+        })
+    }
+
+    /// Waits until a DESCRIBE of the URL succeeds, up to `timeout`; fails early if GStreamer exits.
+    pub fn wait_until_live(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.peer.try_status()? {
+                anyhow::bail!(
+                    "GStreamer publisher to {} exited ({status}):\n{}",
+                    self.url,
+                    self.peer.stderr_tail(30)
+                );
+            }
+            let live = crate::RtspClient::connect_url(&self.url)
+                .and_then(|mut c| c.describe(&self.url))
+                .is_ok();
+            if live {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                anyhow::bail!(
+                    "GStreamer publisher to {} not live after {timeout:?}:\n{}",
+                    self.url,
+                    self.peer.stderr_tail(30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Fails if GStreamer has exited.
+    pub fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.peer.try_status()? {
+            anyhow::bail!(
+                "GStreamer publisher to {} exited early ({status}):\n{}",
+                self.url,
+                self.peer.stderr_tail(30)
+            );
+        }
+        Ok(())
+    }
+}

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
 use sluice_client::{Session, SessionOptions, TransportPolicy};
-use sluice_testkit::ffmpeg::{PublishOptions, PublishSource};
+use sluice_testkit::ffmpeg::{ffprobe, PublishOptions, PublishSource};
+use sluice_testkit::gst::GstPublisher;
 use sluice_testkit::{RtspClient, RtspTransport};
 
-use common::{ffmpeg_decodes, publish, server};
+use common::{ffmpeg_decodes, publish, server, LIVE_TIMEOUT};
 
 fn publish_and_read(transport: RtspTransport) -> Result<()> {
     let server = server("")?;
@@ -155,5 +156,40 @@ fn big_packets_reach_udp_readers_split() -> Result<()> {
     let report = ffmpeg_decodes(&server, "big", RtspTransport::Udp, 50)?;
     ensure!(report.dimensions == Some((1280, 720)), "{report}");
     println!("largest datagram: {unsplit} bytes as sent, {split} split");
+    server.finish()
+}
+
+/// GStreamer's `rtspclientsink` publishes over TCP and over UDP; ffprobe describes what it sees and
+/// ffmpeg decodes it.
+#[test]
+fn gstreamer_publishes_over_tcp_and_udp() -> Result<()> {
+    let server = server("")?;
+    let mut publishers = Vec::new();
+    for (path, transport) in [
+        ("gst/tcp", RtspTransport::Tcp),
+        ("gst/udp", RtspTransport::Udp),
+    ] {
+        let mut p = GstPublisher::start(&server.url(path), transport, 320, 240)?;
+        p.wait_until_live(LIVE_TIMEOUT)?;
+        publishers.push(p);
+    }
+    for path in ["gst/tcp", "gst/udp"] {
+        let streams = ffprobe(
+            &server.url(path),
+            RtspTransport::Tcp,
+            Duration::from_secs(20),
+        )?;
+        ensure!(
+            streams.len() == 1
+                && streams[0].codec_name == "h264"
+                && (streams[0].width, streams[0].height) == (Some(320), Some(240)),
+            "{path}: ffprobe saw {streams:?}"
+        );
+        let report = ffmpeg_decodes(&server, path, RtspTransport::Tcp, 50)?;
+        ensure!(report.dimensions == Some((320, 240)), "{path}: {report}");
+    }
+    for p in &mut publishers {
+        p.check_running()?;
+    }
     server.finish()
 }
