@@ -795,6 +795,10 @@ impl crate::Depacketizer for Depacketizer {
     fn params(&self) -> &CodecParams {
         &self.params
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.state.stale_ssrc_packets()
+    }
 }
 
 /// Strips an ADTS header (ISO/IEC 14496-3 §1.A.2.2) that some cameras leave in front of each AU,

@@ -1,6 +1,17 @@
 //! Choosing a depacketizer or packetizer for an SDP media section, and the per-stream bookkeeping
 //! every depacketizer shares (payload type, SSRC, sequence gaps, timestamps).
 //!
+//! # Stale SSRC tolerance
+//!
+//! A depacketizer follows SSRC changes (Uniview cameras change SSRC at every GOP; a wrong SSRC on
+//! the very first packets), but after a change it locks onto the new SSRC: packets still arriving
+//! from the previous one (the old session of a Reolink RLC-410 interleaved with the new one,
+//! CAMERA-QUIRKS #44) are dropped and counted ([`crate::Depacketizer::stale_ssrc_packets`]) instead
+//! of being taken as yet another change that would throw away the access unit in progress. The
+//! previous SSRC is forgotten once [`STALE_SSRC_QUIET_PACKETS`] packets of the current one arrived
+//! without any of it in between; [`STALE_SSRC_RETURN_RUN`] packets of it in a row, with none of the
+//! current SSRC, mean the sender really went back to it.
+//!
 //! ```
 //! use sluice_rtsp::sdp::SessionDescription;
 //!
@@ -203,12 +214,94 @@ impl Depacketizer for PayloadTypeFilter {
     fn params(&self) -> &CodecParams {
         self.inner.params()
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.inner.stale_ssrc_packets()
+    }
 }
 
 /// How far behind the expected sequence number a packet may be and still count as a duplicate or
 /// a late (reordered) packet; anything further back is taken as the sender restarting its
 /// numbering (RFC 3550 §A.1: `MAX_MISORDER`).
 const MAX_MISORDER: u16 = 100;
+
+/// Packets of the current SSRC, in a row without one of the previous SSRC, after which the previous
+/// SSRC is forgotten and its packets would count as a new change (see the module docs).
+pub const STALE_SSRC_QUIET_PACKETS: u32 = 256;
+
+/// Packets of the previous SSRC in a row, with none of the current SSRC in between, that make it
+/// current again: the sender went back to it (see the module docs). The packets before the last
+/// one of the run are dropped.
+pub const STALE_SSRC_RETURN_RUN: u32 = 32;
+
+/// What [`SsrcLock::check`] makes of a packet's SSRC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SsrcVerdict {
+    /// The stream's SSRC, or the first packet's.
+    Current,
+    /// A new source: the access unit in progress, sequence numbers and timestamps start afresh.
+    Changed,
+    /// A packet of the previous SSRC while the current one still flows: drop it.
+    Stale,
+}
+
+/// The SSRC before the last change, while its packets are still dropped.
+#[derive(Clone, Copy, Debug)]
+struct PreviousSsrc {
+    ssrc: u32,
+    /// Packets of the current SSRC since the last packet of this one.
+    quiet: u32,
+    /// Packets of this SSRC in a row, with none of the current one in between.
+    run: u32,
+}
+
+/// Follows a stream's SSRC with the stale SSRC tolerance of the module docs (CAMERA-QUIRKS #44).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SsrcLock {
+    current: Option<u32>,
+    previous: Option<PreviousSsrc>,
+    stale: u64,
+}
+
+impl SsrcLock {
+    /// Classifies a packet of SSRC `ssrc`, following a change when it is one.
+    pub(crate) fn check(&mut self, ssrc: u32) -> SsrcVerdict {
+        let Some(current) = self.current else {
+            self.current = Some(ssrc);
+            return SsrcVerdict::Current;
+        };
+        if ssrc == current {
+            if let Some(previous) = &mut self.previous {
+                previous.run = 0;
+                previous.quiet += 1;
+                if previous.quiet >= STALE_SSRC_QUIET_PACKETS {
+                    self.previous = None;
+                }
+            }
+            return SsrcVerdict::Current;
+        }
+        if let Some(previous) = self.previous.as_mut().filter(|p| p.ssrc == ssrc) {
+            previous.quiet = 0;
+            previous.run += 1;
+            if previous.run < STALE_SSRC_RETURN_RUN {
+                self.stale += 1;
+                return SsrcVerdict::Stale;
+            }
+        }
+        self.previous = Some(PreviousSsrc {
+            ssrc: current,
+            quiet: 0,
+            run: 0,
+        });
+        self.current = Some(ssrc);
+        SsrcVerdict::Changed
+    }
+
+    /// Packets dropped as [`SsrcVerdict::Stale`] so far.
+    pub(crate) fn stale_packets(&self) -> u64 {
+        self.stale
+    }
+}
 
 /// What to do with an arriving packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,13 +321,14 @@ pub(crate) enum Admission {
 ///
 /// A new SSRC resets the sequence tracking and flags a discontinuity, but the timestamp extension
 /// carries on: cameras that change SSRC every GOP (Uniview) keep their timestamps running, and a
-/// sender that really restarts jumps either way.
+/// sender that really restarts jumps either way. Packets of the previous SSRC are dropped for a
+/// while after a change (stale SSRC tolerance, see the module docs).
 #[derive(Clone, Debug)]
 pub(crate) struct StreamState {
     codec: &'static str,
     clock_rate: u32,
     payload_type: Option<u8>,
-    ssrc: Option<u32>,
+    ssrc: SsrcLock,
     next_seq: Option<u16>,
     timestamps: TimestampExtender,
     loss: bool,
@@ -247,7 +341,7 @@ impl StreamState {
             codec,
             clock_rate,
             payload_type: None,
-            ssrc: None,
+            ssrc: SsrcLock::default(),
             next_seq: None,
             timestamps: TimestampExtender::default(),
             loss: false,
@@ -267,13 +361,14 @@ impl StreamState {
             None => self.payload_type = Some(pkt.payload_type),
         }
         let mut restart = false;
-        if self.ssrc != Some(pkt.ssrc) {
-            if self.ssrc.is_some() {
+        match self.ssrc.check(pkt.ssrc) {
+            SsrcVerdict::Current => {}
+            SsrcVerdict::Stale => return Admission::Drop,
+            SsrcVerdict::Changed => {
                 restart = true;
                 self.loss = true;
+                self.next_seq = None;
             }
-            self.ssrc = Some(pkt.ssrc);
-            self.next_seq = None;
         }
         if let Some(expected) = self.next_seq {
             // RFC 3550 §A.1: sequence numbers are compared modulo 2^16.
@@ -288,6 +383,11 @@ impl StreamState {
         }
         self.next_seq = Some(pkt.sequence_number.wrapping_add(1));
         Admission::Accept { restart }
+    }
+
+    /// Packets dropped by the stale SSRC tolerance so far.
+    pub(crate) fn stale_ssrc_packets(&self) -> u64 {
+        self.ssrc.stale_packets()
     }
 
     /// The wrap-extended timestamp of an admitted packet.
@@ -467,6 +567,54 @@ mod tests {
         );
         assert!(s.take_loss());
         assert_eq!(s.admit(&pkt(7, 2, 0)), Admission::Accept { restart: true });
+    }
+
+    #[test]
+    fn ssrc_lock_drops_the_previous_ssrc_for_a_while() {
+        use SsrcVerdict::{Changed, Current, Stale};
+        let mut lock = SsrcLock::default();
+        assert_eq!(lock.check(1), Current);
+        assert_eq!(lock.check(1), Current);
+        assert_eq!(lock.check(2), Changed);
+        // The old source interleaved with the new one.
+        assert_eq!(lock.check(1), Stale);
+        assert_eq!(lock.check(2), Current);
+        assert_eq!(lock.check(1), Stale);
+        assert_eq!(lock.stale_packets(), 2);
+        // Each packet of the old source starts the quiet period again.
+        for _ in 1..STALE_SSRC_QUIET_PACKETS {
+            assert_eq!(lock.check(2), Current);
+        }
+        assert_eq!(lock.check(1), Stale);
+        // A whole quiet period: the old SSRC is forgotten, and a packet of it is a change.
+        for _ in 0..STALE_SSRC_QUIET_PACKETS {
+            assert_eq!(lock.check(2), Current);
+        }
+        assert_eq!(lock.check(1), Changed);
+        assert_eq!(lock.stale_packets(), 3);
+        // Now 2 is the previous SSRC; a run of it with nothing of 1 in between brings it back.
+        for _ in 1..STALE_SSRC_RETURN_RUN {
+            assert_eq!(lock.check(2), Stale);
+        }
+        assert_eq!(lock.check(2), Changed);
+        assert_eq!(
+            lock.stale_packets(),
+            3 + u64::from(STALE_SSRC_RETURN_RUN) - 1
+        );
+        // A run broken by a packet of the current SSRC starts over.
+        for _ in 1..STALE_SSRC_RETURN_RUN {
+            assert_eq!(lock.check(1), Stale);
+        }
+        assert_eq!(lock.check(2), Current);
+        assert_eq!(lock.check(1), Stale);
+        // A third SSRC is an ordinary change.
+        assert_eq!(lock.check(3), Changed);
+        assert_eq!(lock.check(2), Stale);
+        assert_eq!(
+            lock.check(1),
+            Changed,
+            "only the last SSRC before a change is held"
+        );
     }
 
     #[test]

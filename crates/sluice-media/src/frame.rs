@@ -98,7 +98,9 @@ pub struct AccessUnit {
     pub timestamp: Timestamp,
     /// A picture a decoder can start from (IDR / IRAP; always true for audio and intra-only formats).
     pub keyframe: bool,
-    /// Packets were lost before this access unit: a decoder may show errors until the next keyframe.
+    /// Packets were lost before this access unit (a decoder may show errors until the next keyframe),
+    /// the source changed, or (H.264, H.265) the RTP timestamp jumped before it, so its timestamp
+    /// does not follow on from the previous access unit's.
     pub discontinuity: bool,
     /// H.264/H.265: the NAL units without start codes or length prefixes, in decoding order.
     /// Audio and other formats: one element holding the frame (a raw AAC frame, an Opus packet, samples, a
@@ -157,6 +159,11 @@ pub trait Depacketizer: Send {
     fn pull(&mut self) -> Option<AccessUnit>;
     /// What is known of the codec so far.
     fn params(&self) -> &CodecParams;
+    /// Packets dropped so far because they came from the SSRC the track had before its last change
+    /// while the new one was still flowing (the stale SSRC tolerance of [`crate::codec`]).
+    fn stale_ssrc_packets(&self) -> u64 {
+        0
+    }
 }
 
 /// Access units in, RTP packets out.

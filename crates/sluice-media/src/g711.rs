@@ -93,6 +93,10 @@ impl crate::Depacketizer for Depacketizer {
     fn params(&self) -> &CodecParams {
         self.inner.params()
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.inner.stale_ssrc_packets()
+    }
 }
 
 /// G.711 packetizer: splits each access unit into packets of at most one packet time (20 ms by

@@ -59,6 +59,10 @@ impl crate::Depacketizer for Depacketizer {
     fn params(&self) -> &CodecParams {
         self.inner.params()
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.inner.stale_ssrc_packets()
+    }
 }
 
 /// G.722 packetizer: packets of at most 20 ms and at most the MTU; one byte per clock tick per

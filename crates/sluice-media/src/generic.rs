@@ -97,6 +97,10 @@ impl crate::Depacketizer for Depacketizer {
     fn params(&self) -> &CodecParams {
         &self.params
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.state.stale_ssrc_packets()
+    }
 }
 
 /// Packetizer that sends every access unit as one packet with the marker bit set.

@@ -49,6 +49,7 @@ use h264_reader::nal::sps::SeqParameterSet;
 use h264_reader::nal::{Nal as _, RefNal};
 use h264_reader::rbsp::{BitRead, BitReaderError, Integer, Primitive};
 
+use crate::codec::{SsrcLock, SsrcVerdict};
 use crate::frame::{
     AccessUnit, CodecParams, DepacketizeError, RtpIn, Timestamp, TimestampExtender,
 };
@@ -93,6 +94,20 @@ const MAX_MISORDER: i16 = 256;
 
 /// How many consecutive packets of another payload type make a depacketizer adopt it.
 const FOREIGN_PAYLOAD_TYPE_RUN: u8 = 16;
+
+/// The largest forward step, in seconds of the RTP clock, from one packet's timestamp to the
+/// next's that the H.264 and H.265 depacketizers take as the stream running on; a larger one
+/// flags the next access unit with [`AccessUnit::discontinuity`]. Intelbras DVRs stamp a frame
+/// every few seconds hours into the future (CAMERA-QUIRKS #43); ten seconds is also retina's
+/// default bound on forward jumps, and leaves room for slow frame rates.
+pub const MAX_TIMESTAMP_STEP_FORWARD_SECS: u32 = 10;
+
+/// The largest backward step, in seconds of the RTP clock, from one packet's timestamp to the
+/// next's that the H.264 and H.265 depacketizers accept without flagging the next access unit
+/// with [`AccessUnit::discontinuity`]: B-frames and the parameter sets of Reolink RLC-822A step
+/// back by a few frames, an intermediate server re-stamping its input (retina#64) or an Intelbras
+/// DVR by much more (CAMERA-QUIRKS #43).
+pub const MAX_TIMESTAMP_STEP_BACKWARD_SECS: u32 = 2;
 
 /// Splits an Annex B byte stream into NAL units, without their start codes.
 ///
@@ -442,7 +457,13 @@ impl NalPacketizer {
 ///   as the track's own, in case the first packet was the stray one). A packet repeating the previous sequence number with a
 ///   new timestamp is taken as the next one;
 /// - an SSRC change: the access unit in progress is dropped and the timeline continues from the
-///   last timestamp;
+///   last timestamp; packets of the previous SSRC that keep arriving between those of the new one
+///   (a Reolink RLC-410's old session) are dropped and counted, not taken as more changes (the
+///   stale SSRC tolerance of [`crate::codec`]);
+/// - timestamps that jump (Intelbras DVRs, servers re-stamping their input): a step of more than
+///   [`MAX_TIMESTAMP_STEP_FORWARD_SECS`] forward or [`MAX_TIMESTAMP_STEP_BACKWARD_SECS`] back
+///   between packets flags the next access unit with [`AccessUnit::discontinuity`], and the
+///   timeline follows the jump;
 /// - garbage, empty or Annex B-framed `sprop-parameter-sets`, and SPS with trailing bytes.
 ///
 /// A gap in sequence numbers (loss) drops the access unit in progress, and packets up to the next
@@ -585,6 +606,10 @@ impl crate::Depacketizer for Depacketizer {
 
     fn params(&self) -> &CodecParams {
         &self.asm.codec.params
+    }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.asm.stale_ssrc_packets()
     }
 }
 
@@ -965,7 +990,7 @@ pub(crate) struct Assembler<C> {
     payload_type: Option<u8>,
     /// Consecutive packets of another payload type: the type and the count.
     foreign_run: Option<(u8, u8)>,
-    ssrc: Option<u32>,
+    ssrc: SsrcLock,
     last: Option<LastPacket>,
     extender: TimestampExtender,
     /// Added to extended timestamps, so the timeline continues across an SSRC change.
@@ -1003,7 +1028,7 @@ impl<C: NalCodec> Assembler<C> {
             clock_rate,
             payload_type: None,
             foreign_run: None,
-            ssrc: None,
+            ssrc: SsrcLock::default(),
             last: None,
             extender: TimestampExtender::default(),
             ticks_offset: 0,
@@ -1050,15 +1075,21 @@ impl<C: NalCodec> Assembler<C> {
             None => self.payload_type = Some(pkt.payload_type),
         }
         self.foreign_run = None;
-        if self.ssrc.is_some_and(|ssrc| ssrc != pkt.ssrc) {
-            // A new source (Uniview cameras change SSRC at every GOP): its sequence numbers and
-            // timestamps start afresh.
-            self.abandon();
-            self.last = None;
-            self.ticks_offset = self.packet_ticks;
-            self.extender = TimestampExtender::default();
+        match self.ssrc.check(pkt.ssrc) {
+            SsrcVerdict::Current => {}
+            // CAMERA-QUIRKS #44: the previous source still sending while the new one is (the old
+            // session of a Reolink RLC-410): taking each of its packets as another change would
+            // drop every access unit in progress.
+            SsrcVerdict::Stale => return Ok(false),
+            SsrcVerdict::Changed => {
+                // A new source (Uniview cameras change SSRC at every GOP): its sequence numbers
+                // and timestamps start afresh.
+                self.abandon();
+                self.last = None;
+                self.ticks_offset = self.packet_ticks;
+                self.extender = TimestampExtender::default();
+            }
         }
-        self.ssrc = Some(pkt.ssrc);
         let mut lost = false;
         if let Some(last) = self.last {
             // RFC 3550 §A.1: sequence numbers count packets modulo 2^16.
@@ -1073,6 +1104,7 @@ impl<C: NalCodec> Assembler<C> {
             }
         }
         let ticks = self.ticks_offset + self.extender.extend(pkt.timestamp);
+        let jumped = self.last.is_some() && self.is_jump(ticks - self.packet_ticks);
         if lost {
             self.abandon();
         } else if self.resync && self.last.is_some_and(|l| l.marker || l.ts != pkt.timestamp) {
@@ -1096,7 +1128,26 @@ impl<C: NalCodec> Assembler<C> {
             // Otherwise only parameter sets or SEI came, with the previous picture's timestamp
             // (Reolink RLC-822A): they belong to the picture that follows.
         }
+        if jumped {
+            // CAMERA-QUIRKS #43: flag the access unit this packet belongs to, not the one that
+            // the new timestamp has just ended.
+            self.discontinuity = true;
+        }
         Ok(true)
+    }
+
+    /// Whether a step of `ticks` from one packet's timestamp to the next is a jump rather than
+    /// the stream running on (see [`MAX_TIMESTAMP_STEP_FORWARD_SECS`]).
+    fn is_jump(&self, ticks: i64) -> bool {
+        let clock = i64::from(self.clock_rate);
+        clock > 0
+            && (ticks > i64::from(MAX_TIMESTAMP_STEP_FORWARD_SECS) * clock
+                || ticks < -i64::from(MAX_TIMESTAMP_STEP_BACKWARD_SECS) * clock)
+    }
+
+    /// Packets dropped by the stale SSRC tolerance so far.
+    pub(crate) fn stale_ssrc_packets(&self) -> u64 {
+        self.ssrc.stale_packets()
     }
 
     /// Adds a whole NAL unit from the current packet.

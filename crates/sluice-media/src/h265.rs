@@ -193,7 +193,8 @@ impl Depacketizer {
         let mut don = false;
         let fmtp_params = fmtp.map(sluice_rtsp::sdp::parse_fmtp).unwrap_or_default();
         // Parameter sets go in VPS, SPS, PPS order whatever the fmtp order (Dahua lists the VPS
-        // last).
+        // last; any order is legal): an SPS starts a new parameter set and drops the PPSs seen
+        // before it, so a PPS listed ahead of its SPS would otherwise be lost.
         for wanted in ["sprop-vps", "sprop-sps", "sprop-pps"] {
             for (name, value) in &fmtp_params {
                 if name.eq_ignore_ascii_case(wanted) {
@@ -319,6 +320,10 @@ impl crate::Depacketizer for Depacketizer {
 
     fn params(&self) -> &CodecParams {
         &self.asm.codec.params
+    }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.asm.stale_ssrc_packets()
     }
 }
 

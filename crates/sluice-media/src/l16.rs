@@ -53,6 +53,10 @@ impl crate::Depacketizer for Depacketizer {
     fn params(&self) -> &CodecParams {
         self.inner.params()
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.inner.stale_ssrc_packets()
+    }
 }
 
 /// L16 packetizer: packets of at most 20 ms and at most the MTU, split on sample frames. The marker

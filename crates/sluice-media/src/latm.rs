@@ -472,6 +472,10 @@ impl crate::Depacketizer for Depacketizer {
     fn params(&self) -> &CodecParams {
         &self.params
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.state.stale_ssrc_packets()
+    }
 }
 
 /// RFC 6416 packetizer with `cpresent=0`: each access unit becomes one AudioMuxElement

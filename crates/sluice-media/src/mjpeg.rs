@@ -439,6 +439,10 @@ impl crate::Depacketizer for Depacketizer {
     fn params(&self) -> &CodecParams {
         &self.params
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.state.stale_ssrc_packets()
+    }
 }
 
 /// What RFC 2435 needs of a baseline JPEG file.

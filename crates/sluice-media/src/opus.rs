@@ -69,6 +69,10 @@ impl crate::Depacketizer for Depacketizer {
     fn params(&self) -> &CodecParams {
         &self.params
     }
+
+    fn stale_ssrc_packets(&self) -> u64 {
+        self.state.stale_ssrc_packets()
+    }
 }
 
 /// Opus packetizer: one access unit per RTP packet (RFC 7587 §4.2 forbids splitting an Opus packet;

@@ -177,6 +177,42 @@ proptest! {
 }
 
 #[test]
+fn stale_ssrc_packets_are_dropped() {
+    // CAMERA-QUIRKS #44: the old session's packets (SSRC 0x1111) keep arriving between those of
+    // the new one (0x2222).
+    let mut d = g711::Depacketizer::new(8000, None);
+    let mut packets = vec![pkt(10, 0, &[1; 160]), pkt(11, 160, &[1; 160])];
+    for i in 0..4u16 {
+        let mut new = pkt(700 + i, 48_000 + 160 * u32::from(i), &[2; 160]);
+        new.ssrc = 0x2222;
+        packets.push(new);
+        packets.push(pkt(12 + i, 320 + 160 * u32::from(i), &[1; 160]));
+    }
+    for p in packets {
+        d.push(p).unwrap();
+    }
+    let aus = drain(&mut d);
+    let got: Vec<(u8, i64, bool)> = aus
+        .iter()
+        .map(|a| (a.data[0][0], a.timestamp.ticks, a.discontinuity))
+        .collect();
+    // The timeline carries on across the change (the timestamp extension is not reset).
+    let step = 48_000 - 160;
+    assert_eq!(
+        got,
+        vec![
+            (1, 0, false),
+            (1, 160, false),
+            (2, 160 + step, true),
+            (2, 320 + step, false),
+            (2, 480 + step, false),
+            (2, 640 + step, false),
+        ]
+    );
+    assert_eq!(d.stale_ssrc_packets(), 4);
+}
+
+#[test]
 fn g711_params_and_loss() {
     let mut d = g711::Depacketizer::new(0, None).with_law(g711::Law::from_encoding("pcma"));
     assert_eq!(d.params().codec, "PCMA");

@@ -362,3 +362,60 @@ fn wowza_capture() {
     assert_eq!(params.profile.as_deref(), Some("Constrained Baseline"));
     assert_eq!(params.level.as_deref(), Some("3"));
 }
+
+#[test]
+fn in_band_parameter_sets_win_when_they_disagree_with_the_sdp() {
+    let vstarcam = "vstarcam-bad-sprop-inband-params.pkts";
+    let file = parse_packet_file(&Path::new(CORPUS).join("rtp").join(vstarcam));
+    let in_band: Vec<String> = file.packets[..2].iter().map(|p| hex(&p.payload)).collect();
+    assert_eq!(
+        (&in_band[0][..2], &in_band[1][..2]),
+        ("67", "68"),
+        "the file starts with SPS and PPS"
+    );
+
+    // The SDP describes another stream: a valid SPS and PPS for 720x480 (GW Security's), where
+    // the camera sends 1920x1080 ones in-band.
+    let fmtp = std::fs::read_to_string(Path::new(CORPUS).join("fmtp/gwsecurity-gw4089ip-h264.txt"))
+        .unwrap();
+    let mut video = Video::H264(h264::Depacketizer::new(90_000, Some(fmtp.trim())).unwrap());
+    let from_sdp = video.depacketizer().params().clone();
+    assert_eq!(
+        (from_sdp.width, from_sdp.height),
+        (Some(720), Some(480)),
+        "{from_sdp:?}"
+    );
+    assert_eq!(from_sdp.config.len(), 2);
+    assert!(from_sdp
+        .config
+        .iter()
+        .all(|nal| !in_band.contains(&hex(nal))));
+
+    let aus = run(&mut video, &file.packets);
+    let params = video.depacketizer().params();
+    assert_eq!((params.width, params.height), (Some(1920), Some(1080)));
+    assert_eq!(params.profile.as_deref(), Some("Main"));
+    assert_eq!(params.level.as_deref(), Some("4"));
+    assert_eq!(
+        params.config.iter().map(|n| hex(n)).collect::<Vec<_>>(),
+        in_band,
+        "the stream's SPS and PPS replace the SDP's"
+    );
+    // The access unit carries the stream's parameter sets, never the SDP's.
+    assert_eq!(aus.len(), 1);
+    assert!(aus[0].keyframe);
+    assert_eq!(nal_lists(&aus)[0][..2], in_band[..]);
+
+    // With the camera's own garbage sprop-parameter-sets: nothing from the SDP, the same result.
+    let fmtp = std::fs::read_to_string(Path::new(CORPUS).join("fmtp/vstarcam-bad-sprop-h264.txt"))
+        .unwrap();
+    let mut video = Video::H264(h264::Depacketizer::new(90_000, Some(fmtp.trim())).unwrap());
+    let aus = run(&mut video, &file.packets);
+    let params = video.depacketizer().params();
+    assert_eq!((params.width, params.height), (Some(1920), Some(1080)));
+    assert_eq!(
+        params.config.iter().map(|n| hex(n)).collect::<Vec<_>>(),
+        in_band
+    );
+    assert_eq!(nal_lists(&aus)[0][..2], in_band[..]);
+}

@@ -478,3 +478,304 @@ fn h265_annexb_sprops_and_in_band_parameters() {
         "the old PPS went with the old SPS"
     );
 }
+
+/// The Dahua camera's H.265 parameter sets (`transcripts/dahua-h265-pcma-describe.txt`), as
+/// `(fmtp name, base64 value)` in the camera's order: SPS, PPS, then VPS.
+const DAHUA_SPROPS: [(&str, &str); 3] = [
+    (
+        "sprop-sps",
+        "QgEBAWAAAAMAsAAAAwAAAwBaoAWCAeFja5JFL83BQYFBAAADAAEAAAMADKE=",
+    ),
+    ("sprop-pps", "RAHA8saNA7NA"),
+    (
+        "sprop-vps",
+        "QAEMAf//AWAAAAMAsAAAAwAAAwBarAwAAAMABAAAAwAyqA==",
+    ),
+];
+
+fn b64(value: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .unwrap()
+}
+
+/// The Dahua VPS, SPS and PPS NAL units.
+fn dahua_parameter_sets() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let [sps, pps, vps] = DAHUA_SPROPS.map(|(_, value)| b64(value));
+    (vps, sps, pps)
+}
+
+/// `nal_unit_type` of each H.265 NAL unit.
+fn h265_types(nals: &[bytes::Bytes]) -> Vec<u8> {
+    nals.iter().map(|n| (n[0] >> 1) & 0x3f).collect()
+}
+
+#[test]
+fn h265_sprops_in_any_order_give_vps_sps_pps() {
+    // Dahua lists the VPS last; the fmtp as the camera sends it.
+    let dahua = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus/transcripts/dahua-h265-pcma-describe.txt"
+    ))
+    .unwrap();
+    let fmtp = dahua
+        .lines()
+        .find_map(|line| line.strip_prefix("a=fmtp:98 "))
+        .unwrap();
+    let (vps, sps, pps) = dahua_parameter_sets();
+    let expected: Vec<Vec<u8>> = vec![vps, sps, pps];
+    let d = h265(fmtp);
+    let config: Vec<Vec<u8>> = d.params().config.iter().map(|n| n.to_vec()).collect();
+    assert_eq!(config, expected, "{fmtp}");
+    assert_eq!(
+        (d.params().width, d.params().height),
+        (Some(704), Some(480))
+    );
+
+    // Every order of the three parameters, including those with the PPS ahead of its SPS: an SPS
+    // starts a new parameter set and drops the PPSs seen before it, so the fmtp must be read in
+    // VPS, SPS, PPS order whatever the order written.
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for order in orders {
+        let fmtp = order
+            .iter()
+            .map(|&i| format!("{}={}", DAHUA_SPROPS[i].0, DAHUA_SPROPS[i].1))
+            .collect::<Vec<_>>()
+            .join(";");
+        let d = h265(&format!("profile-id=1;{fmtp}"));
+        let config: Vec<Vec<u8>> = d.params().config.iter().map(|n| n.to_vec()).collect();
+        assert_eq!(config, expected, "{fmtp}");
+        assert_eq!(d.params().width, Some(704), "{fmtp}");
+    }
+}
+
+#[test]
+fn h265_marked_parameter_sets_join_the_idr() {
+    // CAMERA-QUIRKS #41 ("RtspServer", H264DVR firmware): VPS, SPS, PPS and a prefix SEI each
+    // sent with the marker bit, at the IDR's timestamp.
+    let (vps, sps, pps) = dahua_parameter_sets();
+    let sei = [0x4e, 0x01, 0x05, 0x01, 0x80];
+    let mut d = h265("");
+    let out = feed(
+        &mut d,
+        vec![
+            pkt(1, 0, true, H265_TRAIL),
+            pkt(2, 3000, true, &vps),
+            pkt(3, 3000, true, &sps),
+            pkt(4, 3000, true, &pps),
+            pkt(5, 3000, true, &sei),
+            pkt(6, 3000, true, H265_IDR),
+            pkt(7, 6000, true, H265_TRAIL),
+        ],
+    );
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(h265_types(&out[0].data), vec![1]);
+    assert_eq!(h265_types(&out[1].data), vec![32, 33, 34, 39, 19]);
+    assert_eq!(
+        nals(&out[1]),
+        vec![vps, sps, pps, sei.to_vec(), H265_IDR.to_vec()]
+    );
+    assert_eq!(out[1].timestamp.ticks, 3000);
+    assert!(out[1].keyframe && !out[0].keyframe && !out[2].keyframe);
+    assert!(out.iter().all(|au| !au.discontinuity));
+    assert_eq!(d.params().width, Some(704), "the in-band SPS was read");
+}
+
+#[test]
+fn h265_parameter_sets_with_the_previous_timestamp_join_the_idr() {
+    // CAMERA-QUIRKS #42, as Reolink RLC-822A does in H.264: at a GOP boundary the parameter sets
+    // carry the previous picture's timestamp and only the IRAP picture the new one.
+    let (vps, sps, pps) = dahua_parameter_sets();
+    for marked in [false, true] {
+        let mut d = h265("");
+        let out = feed(
+            &mut d,
+            vec![
+                pkt(1, 0, true, H265_TRAIL),
+                pkt(2, 0, marked, &vps),
+                pkt(3, 0, marked, &sps),
+                pkt(4, 0, marked, &pps),
+                // The IRAP picture in two fragments.
+                pkt(5, 3000, false, &[0x62, 0x01, 0x93, 0xaf]),
+                pkt(6, 3000, true, &[0x62, 0x01, 0x53, 0x09]),
+                pkt(7, 6000, true, H265_TRAIL),
+            ],
+        );
+        let got: Vec<(i64, Vec<u8>, bool)> = out
+            .iter()
+            .map(|au| (au.timestamp.ticks, h265_types(&au.data), au.keyframe))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, vec![1], false),
+                (3000, vec![32, 33, 34, 19], true),
+                (6000, vec![1], false),
+            ],
+            "marker bits on the parameter sets: {marked}"
+        );
+        assert_eq!(out[1].data[3].as_ref(), H265_IDR);
+        assert!(out.iter().all(|au| !au.discontinuity));
+    }
+}
+
+fn with_ssrc(mut p: RtpIn, ssrc: u32) -> RtpIn {
+    p.ssrc = ssrc;
+    p
+}
+
+#[test]
+fn stale_ssrc_packets_between_the_new_sources_are_dropped() {
+    // CAMERA-QUIRKS #44: the old session (SSRC 0x1234) keeps sending after the new one (0x9999)
+    // started, and their packets interleave. Each old packet taken as another SSRC change would
+    // drop the new source's access unit in progress.
+    const NEW: u32 = 0x9999;
+    let mut d = h264();
+    let out = feed(
+        &mut d,
+        vec![
+            pkt(1, 0, true, P1),
+            with_ssrc(pkt(5000, 90_077, false, &[0x7c, 0x85, 0x88]), NEW),
+            pkt(2, 3000, true, P2),
+            with_ssrc(pkt(5001, 90_077, false, &[0x7c, 0x05, 0x84]), NEW),
+            pkt(3, 6000, false, &[0x7c, 0x81, 0x9a]),
+            with_ssrc(pkt(5002, 90_077, true, &[0x7c, 0x45, 0x21]), NEW),
+            pkt(4, 6000, true, &[0x7c, 0x41, 0x03]),
+            with_ssrc(pkt(5003, 93_077, true, P3), NEW),
+        ],
+    );
+    assert_eq!(
+        out.iter().map(nals).collect::<Vec<_>>(),
+        vec![vec![P1.to_vec()], vec![IDR.to_vec()], vec![P3.to_vec()]]
+    );
+    // The new source's timeline follows on from the old one's, and only its first access unit is
+    // flagged.
+    assert_eq!(
+        out.iter()
+            .map(|au| (au.timestamp.ticks, au.discontinuity))
+            .collect::<Vec<_>>(),
+        vec![(0, false), (0, true), (3000, false)]
+    );
+    assert_eq!(d.stale_ssrc_packets(), 3);
+}
+
+#[test]
+fn a_source_that_really_comes_back_is_followed() {
+    use sluice_media::codec::STALE_SSRC_RETURN_RUN;
+    const NEW: u32 = 0x9999;
+    let mut d = h264();
+    let mut packets = vec![
+        pkt(1, 0, true, P1),
+        with_ssrc(pkt(100, 3000, true, P2), NEW),
+        with_ssrc(pkt(101, 6000, true, P3), NEW),
+    ];
+    // The new source stops; the old one goes on alone.
+    let run = STALE_SSRC_RETURN_RUN as u16;
+    for i in 0..run + 2 {
+        packets.push(pkt(2 + i, 3000 * u32::from(i + 3), true, P1));
+    }
+    let out = feed(&mut d, packets);
+    assert_eq!(d.stale_ssrc_packets(), u64::from(run) - 1);
+    // P1, P2, P3, then the old source again from the last packet of the run, flagged.
+    let flags: Vec<bool> = out.iter().map(|au| au.discontinuity).collect();
+    assert_eq!(flags, vec![false, true, false, true, false, false]);
+}
+
+#[test]
+fn timestamp_jumps_flag_the_next_access_unit() {
+    use sluice_media::h264::{MAX_TIMESTAMP_STEP_BACKWARD_SECS, MAX_TIMESTAMP_STEP_FORWARD_SECS};
+    let max_forward = MAX_TIMESTAMP_STEP_FORWARD_SECS * 90_000;
+    let max_backward = MAX_TIMESTAMP_STEP_BACKWARD_SECS * 90_000;
+    let forward = max_forward + 90_000;
+    let backward = max_backward + 90_000;
+    let mut d = h264();
+    let t = 1_000_000u32;
+    let out = feed(
+        &mut d,
+        vec![
+            pkt(1, t, true, P1),
+            pkt(2, t + 3000, true, P2),
+            // CAMERA-QUIRKS #43: a frame stamped far in the future (Intelbras DVR).
+            pkt(3, t + 3000 + forward, true, P3),
+            pkt(4, t + 6000 + forward, true, P1),
+            // Back again, far into the past.
+            pkt(5, t + 6000 + forward - backward, true, P2),
+            pkt(6, t + 9000 + forward - backward, true, P3),
+            // A small step back (B-frame order) is the stream running on.
+            pkt(7, t + 6000 + forward - backward, true, P1),
+            // Steps right at the bounds.
+            pkt(8, t + 6000 + forward - backward + max_forward, true, P2),
+            pkt(
+                9,
+                t + 6000 + forward - backward + max_forward - max_backward,
+                true,
+                P3,
+            ),
+        ],
+    );
+    let got: Vec<(i64, bool)> = out
+        .iter()
+        .map(|au| (au.timestamp.ticks, au.discontinuity))
+        .collect();
+    let (f, b) = (i64::from(forward), i64::from(backward));
+    assert_eq!(
+        got,
+        vec![
+            (0, false),
+            (3000, false),
+            (3000 + f, true),
+            (6000 + f, false),
+            (6000 + f - b, true),
+            (9000 + f - b, false),
+            (6000 + f - b, false),
+            (6000 + f - b + i64::from(max_forward), false),
+            (6000 + f - b + i64::from(max_forward - max_backward), false),
+        ]
+    );
+
+    // Without marker bits (FLIR M400) the jump ends the previous access unit, which stays
+    // unflagged; the one it starts is flagged.
+    let mut d = h264();
+    let out = feed(
+        &mut d,
+        vec![
+            pkt(1, 0, false, P1),
+            pkt(2, 3000, false, P2),
+            pkt(3, 3000 + forward, false, P3),
+            pkt(4, 6000 + forward, false, P1),
+        ],
+    );
+    assert_eq!(
+        out.iter()
+            .map(|au| (au.timestamp.ticks, au.discontinuity))
+            .collect::<Vec<_>>(),
+        vec![(0, false), (3000, false), (3000 + i64::from(forward), true)]
+    );
+
+    // Parameter sets with the previous picture's timestamp (Reolink RLC-822A) and an IDR far
+    // ahead: the whole access unit is flagged.
+    let mut d = h265("");
+    let (vps, sps, pps) = dahua_parameter_sets();
+    let out = feed(
+        &mut d,
+        vec![
+            pkt(1, 0, true, H265_TRAIL),
+            pkt(2, 0, false, &vps),
+            pkt(3, 0, false, &sps),
+            pkt(4, 0, false, &pps),
+            pkt(5, forward, true, H265_IDR),
+        ],
+    );
+    assert_eq!(out.len(), 2);
+    assert!(!out[0].discontinuity);
+    assert!(out[1].discontinuity && out[1].keyframe);
+    assert_eq!(out[1].timestamp.ticks, i64::from(forward));
+}
