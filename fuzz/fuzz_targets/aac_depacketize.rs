@@ -1,5 +1,6 @@
 //! Fuzzes the RFC 3640 AAC depacketizer with arbitrary packet sequences, then round-trips the input through
-//! the packetizer.
+//! the packetizer in the mode, access units per packet and MTU the selector picks: as one access unit,
+//! and cut into several.
 //!
 //! Input: one selector byte, then packets, each a flags byte (bit 0 marker, bit 1 skip a sequence
 //! number, bit 2 new timestamp, bit 3 other SSRC, bit 4 other payload type, bits 5-7 length low
@@ -8,7 +9,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sluice_media::{AccessUnit, Depacketizer, Packetizer, RtpIn, Timestamp};
+use sluice_media::{aac, AccessUnit, Depacketizer, RtpIn, Timestamp};
 
 /// Splits the input into RTP packets.
 fn packets(mut data: &[u8]) -> Vec<RtpIn> {
@@ -36,32 +37,58 @@ fn drain(d: &mut dyn Depacketizer) -> Vec<AccessUnit> {
     std::iter::from_fn(|| d.pull()).collect()
 }
 
-/// Packetizes `frame` and checks that depacketizing gives it back.
-fn round_trip(p: &mut dyn Packetizer, d: &mut dyn Depacketizer, frame: &[u8]) {
-    let au = AccessUnit {
-        timestamp: Timestamp {
-            ticks: 0,
-            clock_rate: d.params().clock_rate,
-        },
-        keyframe: true,
-        discontinuity: false,
-        data: vec![Bytes::copy_from_slice(frame)],
-    };
+/// Whether the depacketizer would take `frame` for an ADTS frame and strip or drop it.
+fn looks_like_adts(frame: &[u8]) -> bool {
+    frame.len() >= 7 && frame[0] == 0xff && frame[1] & 0xf6 == 0xf0
+}
+
+/// Packetizes `frames` (stamped `timestamps`), flushes, and checks that depacketizing with the
+/// announced fmtp gives back every frame the mode can carry, with its timestamp.
+fn round_trip(p: &mut aac::Packetizer, frames: &[&[u8]], timestamps: &[u32]) {
+    let fmtp = p.format_parameters(&[0x11, 0x90]);
+    let mut d = aac::Depacketizer::new(48_000, Some(&fmtp)).expect("announced fmtp parses");
+    assert_eq!(d.mode(), Some(p.mode()));
     let mut out = Vec::new();
-    p.packetize(&au, 1000, &mut out);
+    let mut sent = Vec::new();
+    for (&frame, &ts) in frames.iter().zip(timestamps) {
+        let au = AccessUnit {
+            timestamp: Timestamp {
+                ticks: 0,
+                clock_rate: 48_000,
+            },
+            keyframe: true,
+            discontinuity: false,
+            data: vec![Bytes::copy_from_slice(frame)],
+        };
+        let held = p.held_aus();
+        match p.try_packetize(&au, ts, &mut out) {
+            Ok(()) => sent.push((frame, ts)),
+            Err(_) => {
+                assert!(frame.is_empty() || frame.len() > p.mode().max_au_size());
+                assert_eq!(p.held_aus(), held, "a refused AU leaves the held ones");
+            }
+        }
+    }
+    p.flush(&mut out);
+    assert_eq!(p.held_aus(), 0);
     let mut got = Vec::new();
     for packet in &out {
         d.push(RtpIn::parse(packet).expect("packetizer output parses"))
             .expect("own packets depacketize");
-        got.extend(drain(d));
+        got.extend(drain(&mut d));
     }
-    // An AU that looks like ADTS has its header stripped on the way back.
-    let adts = frame.len() >= 7 && frame[0] == 0xff && frame[1] & 0xf6 == 0xf0;
-    if frame.is_empty() || frame.len() > sluice_media::aac::MAX_HBR_AU_SIZE || adts {
+    // An AU that looks like ADTS has its header stripped on the way back (or is dropped).
+    if sent.iter().any(|(frame, _)| looks_like_adts(frame)) {
         return;
     }
-    assert_eq!(got.len(), 1);
-    assert_eq!(&got[0].data[0][..], frame);
+    assert_eq!(got.len(), sent.len());
+    let Some(&(_, first)) = sent.first() else {
+        return;
+    };
+    for (au, (frame, ts)) in got.iter().zip(&sent) {
+        assert_eq!(&au.data[0][..], *frame);
+        assert_eq!(au.timestamp.ticks, i64::from(ts.wrapping_sub(first)));
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -77,16 +104,45 @@ fuzz_target!(|data: &[u8]| {
         "mode=generic;constantsize=7;config=1190",
     ];
     let fmtp = layouts[usize::from(selector) % layouts.len()];
-    let mut d = sluice_media::aac::Depacketizer::new(48_000, Some(fmtp)).expect("valid fmtp");
+    let mut d = aac::Depacketizer::new(48_000, Some(fmtp)).expect("valid fmtp");
     for pkt in packets(rest) {
         let _ = d.push(pkt);
         for au in drain(&mut d) {
             assert!(!au.data[0].is_empty());
         }
     }
-    let _ = sluice_media::aac::AudioSpecificConfig::parse(rest);
-    let fmtp = sluice_media::aac::Packetizer::fmtp(&[0x11, 0x90]);
-    let mut d = sluice_media::aac::Depacketizer::new(48_000, Some(&fmtp)).expect("valid fmtp");
-    let mut p = sluice_media::aac::Packetizer::new(96, 1, 0, 60 + usize::from(selector) * 4);
-    round_trip(&mut p, &mut d, rest);
+    let _ = aac::AudioSpecificConfig::parse(rest);
+
+    // The selector also picks the packetizer: bit 0 the mode, bits 1-2 the AUs per packet (1 to 4),
+    // bits 3-7 the MTU.
+    let mode = if selector & 1 == 0 {
+        aac::Mode::Hbr
+    } else {
+        aac::Mode::Lbr
+    };
+    let max_aus = 1 + usize::from(selector >> 1 & 3);
+    let mtu = 60 + usize::from(selector >> 3) * 48;
+    // The whole input as one AU (fragmented, or refused when too large for the mode)…
+    let mut p = aac::Packetizer::new(96, 1, 0, mtu).with_mode(mode);
+    round_trip(&mut p, &[rest], &[1000]);
+    // …and cut into AUs: each one starts with a byte whose low 7 bits give its length in units of
+    // 2 bytes (AAC-lbr refuses those over 63 bytes, both modes empty ones) and whose top bit leaves
+    // a gap in time after it.
+    let mut frames = Vec::new();
+    let mut timestamps = Vec::new();
+    let mut ts = 1000u32;
+    let mut data = rest;
+    while let [first, tail @ ..] = data {
+        let len = (usize::from(first & 0x7f) * 2).min(tail.len());
+        let gap = if first & 0x80 == 0 { 0 } else { 77 };
+        let (frame, after) = tail.split_at(len);
+        frames.push(frame);
+        timestamps.push(ts);
+        ts = ts.wrapping_add(1024 + gap);
+        data = after;
+    }
+    let mut p = aac::Packetizer::new(96, 1, 0, mtu)
+        .with_mode(mode)
+        .with_max_aus_per_packet(max_aus);
+    round_trip(&mut p, &frames, &timestamps);
 });

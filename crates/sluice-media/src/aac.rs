@@ -492,14 +492,15 @@ impl Depacketizer {
             length("indexdeltalength")?,
         );
         // RFC 3640 §3.3.5 (AAC-lbr) and §3.3.6 (AAC-hbr) fix these lengths.
+        let fixed = |m: Mode| (m.size_length(), m.index_length(), m.index_delta_length());
         let (size, index, delta) = match (size, index, delta) {
-            (None, None, None) if mode.eq_ignore_ascii_case("AAC-lbr") => (6, 2, 2),
+            (None, None, None) if mode.eq_ignore_ascii_case("AAC-lbr") => fixed(Mode::Lbr),
             (None, None, None)
                 if mode.is_empty()
                     || mode.eq_ignore_ascii_case("AAC-hbr")
                     || mode.eq_ignore_ascii_case("AAC_hbr") =>
             {
-                (13, 3, 3)
+                fixed(Mode::Hbr)
             }
             (s, i, d) => (s.unwrap_or(0), i.unwrap_or(0), d.unwrap_or(0)),
         };
@@ -541,6 +542,15 @@ impl Depacketizer {
             fragment: None,
             ready: VecDeque::new(),
         })
+    }
+
+    /// The AAC mode whose AU-header layout the fmtp describes (RFC 3640 §3.3.5, §3.3.6), whatever
+    /// its `mode=` says; `None` for any other layout (the generic mode, extra header fields, a
+    /// constant size).
+    pub fn mode(&self) -> Option<Mode> {
+        [Mode::Hbr, Mode::Lbr]
+            .into_iter()
+            .find(|m| m.layout() == self.layout)
     }
 
     /// Parses the AU-header and auxiliary sections (RFC 3640 §3.2.1, §3.2.2); returns the headers
@@ -820,63 +830,363 @@ fn strip_adts(data: Bytes) -> Bytes {
     data.slice(header_len..)
 }
 
-/// Size of the AU-headers-length field plus one AAC-hbr AU-header.
-const HBR_HEADERS_LEN: usize = 4;
-
 /// Largest AU an AAC-hbr AU-size (13 bits) describes.
 pub const MAX_HBR_AU_SIZE: usize = (1 << 13) - 1;
 
-/// RFC 3640 AAC-hbr packetizer: one AU per packet, fragmented over several packets when it does not
-/// fit the MTU. The marker bit is set on every packet that ends an AU (RFC 3640 §3.2.3.1).
+/// Largest AU an AAC-lbr AU-size (6 bits) describes.
+pub const MAX_LBR_AU_SIZE: usize = (1 << 6) - 1;
+
+/// Size of the AU-headers-length field (RFC 3640 §3.2.1).
+const AU_HEADERS_LENGTH_LEN: usize = 2;
+
+/// The AAC mode of RFC 3640 a [`Packetizer`] writes, which fixes the AU-header layout and so the
+/// largest access unit a packet can describe.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// AAC-hbr (RFC 3640 §3.3.6): 13-bit AU-size, 3-bit AU-Index and AU-Index-delta. Access units
+    /// of up to [`MAX_HBR_AU_SIZE`] bytes; one larger than the MTU is fragmented.
+    #[default]
+    Hbr,
+    /// AAC-lbr (RFC 3640 §3.3.5): 6-bit AU-size, 2-bit AU-Index and AU-Index-delta. Access units of
+    /// up to [`MAX_LBR_AU_SIZE`] bytes, never fragmented.
+    Lbr,
+}
+
+impl Mode {
+    /// The `mode=` value naming this mode in an fmtp.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Hbr => "AAC-hbr",
+            Mode::Lbr => "AAC-lbr",
+        }
+    }
+
+    /// Bits of the AU-size field (`sizelength`).
+    pub fn size_length(self) -> u32 {
+        match self {
+            Mode::Hbr => 13,
+            Mode::Lbr => 6,
+        }
+    }
+
+    /// Bits of the AU-Index field of the first AU-header (`indexlength`).
+    pub fn index_length(self) -> u32 {
+        match self {
+            Mode::Hbr => 3,
+            Mode::Lbr => 2,
+        }
+    }
+
+    /// Bits of the AU-Index-delta field of the other AU-headers (`indexdeltalength`).
+    pub fn index_delta_length(self) -> u32 {
+        // RFC 3640 §3.3.5, §3.3.6: both modes give AU-Index and AU-Index-delta the same length.
+        self.index_length()
+    }
+
+    /// The largest access unit an AU-size of this mode describes.
+    pub fn max_au_size(self) -> usize {
+        match self {
+            Mode::Hbr => MAX_HBR_AU_SIZE,
+            Mode::Lbr => MAX_LBR_AU_SIZE,
+        }
+    }
+
+    /// The `a=fmtp` parameters announcing this mode for AudioSpecificConfig `config`. RFC 3640
+    /// §3.3.5 and §3.3.6 require `sizelength`, `indexlength` and `indexdeltalength` in both modes.
+    pub fn fmtp(self, config: &[u8]) -> String {
+        format!(
+            "streamtype=5;profile-level-id=1;mode={};sizelength={};indexlength={};\
+             indexdeltalength={};config={}",
+            self.name(),
+            self.size_length(),
+            self.index_length(),
+            self.index_delta_length(),
+            codec::encode_hex(config)
+        )
+    }
+
+    /// Bytes of one AU-header: 2 in AAC-hbr (13 + 3 bits), 1 in AAC-lbr (6 + 2 bits).
+    fn header_len(self) -> usize {
+        (self.size_length() + self.index_length()) as usize / 8
+    }
+
+    /// RFC 3640 §3.2.1.1: appends an AU-header with AU-size `size` and AU-Index (first header) or
+    /// AU-Index-delta (the others) 0: the first AU of the packet, or the one right after the
+    /// previous AU (§3.3.5 and §3.3.6 without interleaving). `size` is at most
+    /// [`Mode::max_au_size`].
+    fn put_au_header(self, buf: &mut BytesMut, size: usize) {
+        let header = (size as u16) << self.index_length();
+        match self {
+            Mode::Hbr => buf.put_u16(header),
+            Mode::Lbr => buf.put_u8(header as u8),
+        }
+    }
+
+    /// The depacketizer's view of this mode's AU-header section.
+    fn layout(self) -> AuHeaderLayout {
+        AuHeaderLayout {
+            size_length: self.size_length(),
+            index_length: self.index_length(),
+            index_delta_length: self.index_delta_length(),
+            cts_delta_length: 0,
+            dts_delta_length: 0,
+            random_access: false,
+            stream_state_length: 0,
+            auxiliary_size_length: 0,
+            constant_size: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why the AAC [`Packetizer`] refused an access unit. Nothing was sent for it and the access units
+/// it holds back are unaffected.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PacketizeError {
+    /// The access unit holds no data.
+    #[error("empty access unit at RTP timestamp {timestamp}")]
+    Empty {
+        /// The RTP timestamp it was given.
+        timestamp: u32,
+    },
+    /// The access unit is larger than the mode's AU-size field describes.
+    #[error("{mode} access unit of {size} bytes exceeds {max} bytes (RTP timestamp {timestamp})")]
+    TooLarge {
+        /// The packetizer's mode.
+        mode: Mode,
+        /// Size of the access unit.
+        size: usize,
+        /// The largest size the mode describes.
+        max: usize,
+        /// The RTP timestamp it was given.
+        timestamp: u32,
+    },
+}
+
+/// RFC 3640 `mpeg4-generic` AAC packetizer, in AAC-hbr (the default) or AAC-lbr [`Mode`].
 ///
-/// An AU larger than [`MAX_HBR_AU_SIZE`] cannot be described and is not sent.
+/// By default every access unit goes out at once in a packet of its own, as the [`crate::Packetizer`]
+/// trait expects. With [`Packetizer::with_max_aus_per_packet`] above 1 it packs consecutive access
+/// units into one packet (RFC 3640 §3.2.1: one AU-header each, AU-Index-delta 0) and so holds them
+/// back: a packet is sent when it holds that many access units, when the next one does not fit the
+/// MTU, when the next one's RTP timestamp is not the previous one's plus
+/// [`Packetizer::with_frame_duration`] (a gap or jump in time), and on [`Packetizer::flush`], which
+/// the caller must call when the stream pauses or ends. An access unit is thus held for at most
+/// `max_aus_per_packet - 1` frame durations of media time.
+///
+/// In AAC-hbr an access unit larger than the MTU is sent on its own, fragmented over several
+/// packets that each carry one AU-header with the size of the whole access unit (RFC 3640
+/// §3.2.1.1, §3.2.3.1). AAC-lbr never fragments (§3.3.5): an MTU below 78 bytes (RTP header, one
+/// AU-header and a 63-byte AU) may be exceeded by a single access unit, as AAC-hbr exceeds one
+/// below 17 bytes. The marker bit is set on every packet that carries whole access units and on the
+/// last fragment of one (§3.1), and a packet's timestamp is its first access unit's (§3.1).
+///
+/// An access unit that is empty or larger than the mode's AU-size describes ([`MAX_HBR_AU_SIZE`],
+/// [`MAX_LBR_AU_SIZE`]) is refused with a [`PacketizeError`] by [`Packetizer::try_packetize`] and
+/// skipped by [`crate::Packetizer::packetize`].
 #[derive(Debug)]
 pub struct Packetizer {
     writer: RtpWriter,
     mtu: usize,
+    mode: Mode,
+    max_aus: usize,
+    frame_duration: u32,
+    /// Access units held for the next packet, in order.
+    pending: Vec<Bytes>,
+    /// Bytes of the held access units.
+    pending_len: usize,
+    /// The mode the held access units were accepted under.
+    pending_mode: Mode,
+    /// RTP timestamp of the first held access unit.
+    pending_timestamp: u32,
+    /// The RTP timestamp an access unit needs to join the held ones.
+    next_timestamp: u32,
 }
 
 impl Packetizer {
-    /// A packetizer writing payload type `payload_type` with SSRC `ssrc`, numbering packets from
-    /// `initial_seq`, packets at most `mtu` bytes long (RTP header included).
+    /// An AAC-hbr packetizer writing payload type `payload_type` with SSRC `ssrc`, numbering
+    /// packets from `initial_seq`, packets at most `mtu` bytes long (RTP header included), one
+    /// access unit per packet.
     pub fn new(payload_type: u8, ssrc: u32, initial_seq: u16, mtu: usize) -> Self {
         Self {
             writer: RtpWriter::new(payload_type, ssrc, initial_seq),
             mtu,
+            mode: Mode::Hbr,
+            max_aus: 1,
+            frame_duration: 1024,
+            pending: Vec::new(),
+            pending_len: 0,
+            pending_mode: Mode::Hbr,
+            pending_timestamp: 0,
+            next_timestamp: 0,
         }
+    }
+
+    /// Writes `mode`'s AU-headers. Access units already held are still sent as the mode they
+    /// were accepted under.
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Packs up to `max_aus` consecutive access units into one packet (1, the default, sends each
+    /// at once; 0 counts as 1). See [`Packetizer`] for when a packet is sent and call
+    /// [`Packetizer::flush`] when the stream pauses or ends.
+    pub fn with_max_aus_per_packet(mut self, max_aus: usize) -> Self {
+        self.max_aus = max_aus.max(1);
+        self
+    }
+
+    /// The duration of one access unit in RTP clock ticks (default 1024: AAC LC with the RTP clock
+    /// at the sampling rate; 960 with `frameLengthFlag`, 2048 with implicit SBR at the output
+    /// rate; 0 counts as 1). Access units packed into one packet must follow each other by exactly
+    /// this much; [`Packetizer::format_parameters`] announces it as `constantDuration`.
+    pub fn with_frame_duration(mut self, ticks: u32) -> Self {
+        self.frame_duration = ticks.max(1);
+        self
+    }
+
+    /// The `a=fmtp` parameters of the default AAC-hbr packetizer for AudioSpecificConfig
+    /// `config`; [`Packetizer::format_parameters`] describes a configured one.
+    pub fn fmtp(config: &[u8]) -> String {
+        Mode::Hbr.fmtp(config)
     }
 
     /// The `a=fmtp` parameters describing this packetizer's output for AudioSpecificConfig
-    /// `config`.
-    pub fn fmtp(config: &[u8]) -> String {
-        format!(
-            "streamtype=5;profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;\
-             indexdeltalength=3;config={}",
-            codec::encode_hex(config)
-        )
+    /// `config`: its mode's, plus `constantDuration` when it packs several access units per
+    /// packet, so that a receiver spaces them as this packetizer does whatever frame length it
+    /// would derive from `config` (RFC 3640 §4.1).
+    pub fn format_parameters(&self, config: &[u8]) -> String {
+        let mut fmtp = self.mode.fmtp(config);
+        if self.max_aus > 1 {
+            fmtp.push_str(&format!(";constantDuration={}", self.frame_duration));
+        }
+        fmtp
     }
-}
 
-impl crate::Packetizer for Packetizer {
-    fn packetize(&mut self, au: &AccessUnit, timestamp: u32, out: &mut Vec<Bytes>) {
-        let joined;
-        let data: &[u8] = match au.data.as_slice() {
-            [one] => one,
-            many => {
-                joined = many.concat();
-                &joined
-            }
+    /// The mode new access units are written in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Access units held back for the next packet.
+    pub fn held_aus(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Packetizes one access unit with RTP timestamp `timestamp`, appending the packets that are
+    /// complete to `out` (none while the access unit is held back to share a packet), or says why
+    /// it cannot be carried.
+    pub fn try_packetize(
+        &mut self,
+        au: &AccessUnit,
+        timestamp: u32,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), PacketizeError> {
+        let data = match au.data.as_slice() {
+            [one] => one.clone(),
+            many => Bytes::from(many.concat()),
         };
-        if data.is_empty() || data.len() > MAX_HBR_AU_SIZE {
+        if data.is_empty() {
+            return Err(PacketizeError::Empty { timestamp });
+        }
+        let max = self.mode.max_au_size();
+        if data.len() > max {
+            return Err(PacketizeError::TooLarge {
+                mode: self.mode,
+                size: data.len(),
+                max,
+                timestamp,
+            });
+        }
+        // RFC 3640 §3.2.1.1: an AU-Index-delta of 0 puts an AU one frame after the previous one;
+        // an AU later (or earlier) than that starts a new packet, whose timestamp is its own (§3.1).
+        if !self.pending.is_empty()
+            && (timestamp != self.next_timestamp
+                || self.pending_mode != self.mode
+                || !self.fits(data.len()))
+        {
+            self.flush(out);
+        }
+        // RFC 3640 §3.2.3.1, §3.3.6: an AAC-hbr AU larger than a packet is fragmented.
+        if self.mode == Mode::Hbr && self.payload_len(1, data.len()) > self.room() {
+            self.fragment(&data, timestamp, out);
+            return Ok(());
+        }
+        if self.pending.is_empty() {
+            self.pending_mode = self.mode;
+            self.pending_timestamp = timestamp;
+        }
+        self.pending_len += data.len();
+        self.pending.push(data);
+        self.next_timestamp = timestamp.wrapping_add(self.frame_duration);
+        if self.pending.len() >= self.max_aus || !self.fits(1) {
+            self.flush(out);
+        }
+        Ok(())
+    }
+
+    /// Sends the access units held back, if any, in one packet appended to `out`.
+    pub fn flush(&mut self, out: &mut Vec<Bytes>) {
+        if self.pending.is_empty() {
             return;
         }
-        // RFC 3640 §3.3.6: AU-headers-length 16 bits, then AU-size (13) and AU-Index (3) = 0. Every
-        // fragment repeats the header with the size of the whole AU (§3.2.3.2).
-        let au_header = (data.len() as u16) << 3;
-        let mut headers = BytesMut::with_capacity(HBR_HEADERS_LEN);
+        let mode = self.pending_mode;
+        let header_bits = self.pending.len() * mode.header_len() * 8;
+        let mut headers =
+            BytesMut::with_capacity(AU_HEADERS_LENGTH_LEN + self.pending.len() * mode.header_len());
+        // RFC 3640 §3.2.1: AU-headers-length, in bits, then the AU-headers, whole bytes in both
+        // modes. `fits` keeps the length within 16 bits for every packet of several AUs, and one
+        // AU-header is at most 16 bits.
+        headers.put_u16(u16::try_from(header_bits).unwrap_or(u16::MAX));
+        for au in &self.pending {
+            mode.put_au_header(&mut headers, au.len());
+        }
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + self.pending.len());
+        parts.push(&headers);
+        parts.extend(self.pending.iter().map(|au| &au[..]));
+        // RFC 3640 §3.1: the timestamp is the first AU's, and the marker bit is set on a packet of
+        // whole AUs.
+        let packet = self.writer.packet(true, self.pending_timestamp, &parts);
+        out.push(packet);
+        self.pending.clear();
+        self.pending_len = 0;
+    }
+
+    /// Payload bytes available in one packet.
+    fn room(&self) -> usize {
+        codec::max_payload(self.mtu, 0)
+    }
+
+    /// Payload bytes of a packet of `count` AUs in the current mode, `bytes` of them in all.
+    fn payload_len(&self, count: usize, bytes: usize) -> usize {
+        AU_HEADERS_LENGTH_LEN + count * self.mode.header_len() + bytes
+    }
+
+    /// Whether an AU of `len` bytes fits in one packet with the held ones.
+    fn fits(&self, len: usize) -> bool {
+        let count = self.pending.len() + 1;
+        // RFC 3640 §3.2.1: AU-headers-length is a 16-bit count of bits.
+        count * self.mode.header_len() * 8 <= usize::from(u16::MAX)
+            && self.payload_len(count, self.pending_len + len) <= self.room()
+    }
+
+    /// RFC 3640 §3.2.3.1: sends an AAC-hbr AU over several packets with the same timestamp, the
+    /// marker bit on the last. Each carries one AU-header with the size of the whole AU
+    /// (§3.2.1.1).
+    fn fragment(&mut self, data: &[u8], timestamp: u32, out: &mut Vec<Bytes>) {
+        let overhead = AU_HEADERS_LENGTH_LEN + Mode::Hbr.header_len();
+        let mut headers = BytesMut::with_capacity(overhead);
         headers.put_u16(16);
-        headers.put_u16(au_header);
-        let chunk = codec::max_payload(self.mtu, HBR_HEADERS_LEN + 1) - HBR_HEADERS_LEN;
+        Mode::Hbr.put_au_header(&mut headers, data.len());
+        let chunk = codec::max_payload(self.mtu, overhead + 1) - overhead;
         let count = data.len().div_ceil(chunk);
         for (i, piece) in data.chunks(chunk).enumerate() {
             out.push(
@@ -884,6 +1194,13 @@ impl crate::Packetizer for Packetizer {
                     .packet(i + 1 == count, timestamp, &[&headers, piece]),
             );
         }
+    }
+}
+
+impl crate::Packetizer for Packetizer {
+    /// Packetizes the access unit with [`Packetizer::try_packetize`]; one it refuses is skipped.
+    fn packetize(&mut self, au: &AccessUnit, timestamp: u32, out: &mut Vec<Bytes>) {
+        let _ = self.try_packetize(au, timestamp, out);
     }
 
     fn next_sequence_number(&self) -> u16 {
@@ -908,6 +1225,31 @@ mod tests {
         assert_eq!(r.read(32), Some(u32::MAX));
         r.align_from(0);
         assert_eq!(r.position(), 32);
+    }
+
+    #[test]
+    fn au_headers_length_stays_within_16_bits() {
+        use crate::Packetizer as _;
+        // An MTU no link has: only the 16-bit AU-headers-length limits the AUs per packet.
+        let mut p = Packetizer::new(96, 1, 0, 1 << 20).with_max_aus_per_packet(5000);
+        let au = AccessUnit {
+            timestamp: Timestamp {
+                ticks: 0,
+                clock_rate: 48_000,
+            },
+            keyframe: true,
+            discontinuity: false,
+            data: vec![Bytes::from_static(b"a")],
+        };
+        let mut out = Vec::new();
+        for i in 0..5000u32 {
+            p.packetize(&au, i * 1024, &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        // 4095 AU-headers of 16 bits: 65520 bits.
+        assert_eq!(&out[0][12..14], &[0xff, 0xf0]);
+        assert_eq!(out[0].len(), 12 + 2 + 4095 * 3);
+        assert_eq!(p.held_aus(), 5000 - 4095);
     }
 
     #[test]

@@ -642,3 +642,424 @@ proptest! {
         }
     }
 }
+
+/// The AudioSpecificConfig the packetizer tests announce: AAC LC, 48 kHz, stereo, 1024-sample
+/// frames.
+const LC_48K: [u8; 2] = [0x11, 0x90];
+
+fn audio_au(data: &[u8]) -> AccessUnit {
+    AccessUnit {
+        timestamp: Timestamp {
+            ticks: 0,
+            clock_rate: 48_000,
+        },
+        keyframe: true,
+        discontinuity: false,
+        data: vec![Bytes::copy_from_slice(data)],
+    }
+}
+
+/// A packet as the packetizer tests see it: its RTP fields, the AU-sizes of its AU-headers and
+/// the length of its access-unit data.
+struct Written {
+    rtp: RtpIn,
+    sizes: Vec<usize>,
+    data_len: usize,
+}
+
+impl Written {
+    fn parse(packet: &Bytes, mode: aac::Mode) -> Written {
+        let rtp = RtpIn::parse(packet).unwrap();
+        let bits = usize::from(u16::from_be_bytes([rtp.payload[0], rtp.payload[1]]));
+        let (width, shift) = match mode {
+            aac::Mode::Hbr => (2, 3),
+            _ => (1, 2),
+        };
+        assert_eq!(bits % (width * 8), 0, "whole AU-headers");
+        let headers = &rtp.payload[2..2 + bits / 8];
+        let sizes = headers
+            .chunks(width)
+            .map(|h| {
+                let value = h.iter().fold(0usize, |v, &b| v << 8 | usize::from(b));
+                assert_eq!(value & ((1 << shift) - 1), 0, "AU-Index(-delta) 0");
+                value >> shift
+            })
+            .collect();
+        let data_len = rtp.payload.len() - 2 - bits / 8;
+        Written {
+            rtp,
+            sizes,
+            data_len,
+        }
+    }
+
+    /// Whether the packet carries whole AUs rather than a fragment of one.
+    fn whole(&self) -> bool {
+        self.sizes.iter().sum::<usize>() == self.data_len
+    }
+}
+
+/// A packetizer configuration and its input for [`check_round_trip`].
+struct Case {
+    mode: aac::Mode,
+    max_aus: usize,
+    frame_duration: u32,
+    mtu: usize,
+    start: u32,
+    seq: u16,
+    frames: Vec<Vec<u8>>,
+    /// Extra ticks before each frame (0: it follows the previous one).
+    gaps: Vec<u32>,
+}
+
+impl Case {
+    fn packetizer(&self) -> aac::Packetizer {
+        aac::Packetizer::new(96, 7, self.seq, self.mtu)
+            .with_mode(self.mode)
+            .with_max_aus_per_packet(self.max_aus)
+            .with_frame_duration(self.frame_duration)
+    }
+
+    fn timestamps(&self) -> Vec<u32> {
+        let mut ts = self.start;
+        let mut out = Vec::new();
+        for (i, gap) in self.gaps.iter().enumerate().take(self.frames.len()) {
+            if i > 0 {
+                ts = ts.wrapping_add(self.frame_duration).wrapping_add(*gap);
+            }
+            out.push(ts);
+        }
+        out
+    }
+}
+
+/// Packetizes the case's frames, flushes, checks the packets (MTU, AUs per packet, marker bits,
+/// sequence numbers) and that the depacketizer configured by the announced fmtp returns the
+/// frames with their timestamps. Returns the parsed packets.
+fn check_round_trip(case: &Case) -> Result<Vec<Written>, TestCaseError> {
+    let mut p = case.packetizer();
+    let timestamps = case.timestamps();
+    let mut packets = Vec::new();
+    for (frame, &ts) in case.frames.iter().zip(&timestamps) {
+        p.try_packetize(&audio_au(frame), ts, &mut packets)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(p.held_aus() < case.max_aus);
+    }
+    p.flush(&mut packets);
+    prop_assert_eq!(p.held_aus(), 0);
+    prop_assert_eq!(
+        p.next_sequence_number(),
+        case.seq.wrapping_add(packets.len() as u16)
+    );
+
+    let written: Vec<Written> = packets
+        .iter()
+        .map(|b| Written::parse(b, case.mode))
+        .collect();
+    for (i, (w, bytes)) in written.iter().zip(&packets).enumerate() {
+        prop_assert!(bytes.len() <= case.mtu, "packet {i}: {} bytes", bytes.len());
+        prop_assert_eq!(w.rtp.sequence_number, case.seq.wrapping_add(i as u16));
+        if w.whole() {
+            // RFC 3640 §3.1: whole AUs are marked.
+            prop_assert!(w.rtp.marker, "packet {i} of whole AUs unmarked");
+            prop_assert!(w.sizes.len() <= case.max_aus);
+        } else {
+            // §3.2.3.1: one AU-header with the whole AU's size; the marker on the last fragment.
+            prop_assert_eq!(case.mode, aac::Mode::Hbr);
+            prop_assert_eq!(w.sizes.len(), 1);
+            let last = written
+                .get(i + 1)
+                .is_none_or(|next| next.rtp.timestamp != w.rtp.timestamp || next.whole());
+            prop_assert_eq!(w.rtp.marker, last, "packet {}", i);
+        }
+    }
+
+    let fmtp = p.format_parameters(&LC_48K);
+    let mut d = aac::Depacketizer::new(48_000, Some(&fmtp)).unwrap();
+    prop_assert_eq!(d.mode(), Some(case.mode));
+    let mut got = Vec::new();
+    for packet in &packets {
+        d.push(RtpIn::parse(packet).unwrap())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        got.extend(drain(&mut d));
+    }
+    prop_assert_eq!(got.len(), case.frames.len());
+    for (i, (au, frame)) in got.iter().zip(&case.frames).enumerate() {
+        prop_assert_eq!(&au.data[0][..], &frame[..], "AU {}", i);
+        let expected = i64::from(timestamps[i].wrapping_sub(case.start));
+        prop_assert_eq!(au.timestamp.ticks, expected, "AU {}", i);
+        prop_assert!(!au.discontinuity);
+    }
+    Ok(written)
+}
+
+#[test]
+fn aggregation_layout() {
+    let mut p = aac::Packetizer::new(96, 7, 100, 1500).with_max_aus_per_packet(3);
+    let mut out = Vec::new();
+    for (i, len) in [10usize, 20, 30].into_iter().enumerate() {
+        assert!(out.is_empty(), "nothing sent before the third AU");
+        p.packetize(
+            &audio_au(&vec![i as u8; len]),
+            1000 + 1024 * i as u32,
+            &mut out,
+        );
+    }
+    assert_eq!(out.len(), 1);
+    assert_eq!(p.held_aus(), 0);
+    let rtp = RtpIn::parse(&out[0]).unwrap();
+    assert_eq!(
+        (rtp.sequence_number, rtp.timestamp, rtp.marker),
+        (100, 1000, true)
+    );
+    // AU-headers-length 48 bits, then AU-size << 3 (AU-Index, AU-Index-delta 0) for each AU.
+    assert_eq!(&rtp.payload[..8], &[0, 48, 0, 80, 0, 160, 0, 240]);
+    assert_eq!(rtp.payload.len(), 8 + 60);
+    assert_eq!(&rtp.payload[8..18], &[0; 10]);
+    assert_eq!(&rtp.payload[38..], &[2; 30]);
+
+    // A fourth AU is held until flushed.
+    out.clear();
+    p.packetize(&audio_au(b"four"), 1000 + 3 * 1024, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(p.held_aus(), 1);
+    p.flush(&mut out);
+    p.flush(&mut out);
+    assert_eq!(out.len(), 1, "a second flush sends nothing");
+    let rtp = RtpIn::parse(&out[0]).unwrap();
+    assert_eq!(rtp.timestamp, 1000 + 3 * 1024);
+    assert_eq!(&rtp.payload[..], b"\x00\x10\x00\x20four");
+
+    // A timestamp that does not follow on sends the held AU first, under its own timestamp.
+    out.clear();
+    p.packetize(&audio_au(b"a"), 10_000, &mut out);
+    p.packetize(&audio_au(b"b"), 10_000 + 1025, &mut out);
+    assert_eq!(out.len(), 1);
+    let rtp = RtpIn::parse(&out[0]).unwrap();
+    assert_eq!(
+        (rtp.timestamp, &rtp.payload[..]),
+        (10_000, &b"\x00\x10\x00\x08a"[..])
+    );
+    assert_eq!(p.held_aus(), 1);
+
+    // A packet with no room left is sent at once.
+    let mut p = aac::Packetizer::new(96, 7, 0, 12 + 2 + 4 + 100).with_max_aus_per_packet(8);
+    let mut out = Vec::new();
+    p.packetize(&audio_au(&[1; 60]), 0, &mut out);
+    assert!(out.is_empty());
+    p.packetize(&audio_au(&[2; 40]), 1024, &mut out);
+    assert_eq!(out.len(), 1, "2 + 4 + 100 bytes fill the packet");
+    assert_eq!(out[0].len(), 12 + 2 + 4 + 100);
+    assert_eq!(p.held_aus(), 0);
+    // An AU that does not fit with the held ones sends them first.
+    out.clear();
+    p.packetize(&audio_au(&[3; 60]), 2048, &mut out);
+    p.packetize(&audio_au(&[4; 50]), 3072, &mut out);
+    assert_eq!(out.len(), 1);
+    let rtp = RtpIn::parse(&out[0]).unwrap();
+    assert_eq!((rtp.timestamp, rtp.payload.len()), (2048, 2 + 2 + 60));
+    assert_eq!(p.held_aus(), 1);
+}
+
+#[test]
+fn lbr_layout_and_limits() {
+    let mut p = aac::Packetizer::new(96, 7, 0, 1500)
+        .with_mode(aac::Mode::Lbr)
+        .with_max_aus_per_packet(2);
+    assert_eq!(p.mode(), aac::Mode::Lbr);
+    let mut out = Vec::new();
+    p.try_packetize(&audio_au(&[1; 3]), 0, &mut out).unwrap();
+    p.try_packetize(&audio_au(&[2; 63]), 1024, &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    let rtp = RtpIn::parse(&out[0]).unwrap();
+    // AU-headers-length 16 bits: two 8-bit headers, AU-size << 2.
+    assert_eq!(&rtp.payload[..4], &[0, 16, 3 << 2, 63 << 2]);
+    assert_eq!(rtp.payload.len(), 4 + 66);
+
+    // 64 bytes do not fit a 6-bit AU-size: refused, the held AU stays held.
+    out.clear();
+    p.try_packetize(&audio_au(&[3; 5]), 2048, &mut out).unwrap();
+    let err = p
+        .try_packetize(&audio_au(&[4; 64]), 3072, &mut out)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        aac::PacketizeError::TooLarge {
+            mode: aac::Mode::Lbr,
+            size: 64,
+            max: aac::MAX_LBR_AU_SIZE,
+            timestamp: 3072,
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "AAC-lbr access unit of 64 bytes exceeds 63 bytes (RTP timestamp 3072)"
+    );
+    assert_eq!(
+        p.try_packetize(&audio_au(b""), 3072, &mut out),
+        Err(aac::PacketizeError::Empty { timestamp: 3072 })
+    );
+    // The trait skips what it cannot carry.
+    p.packetize(&audio_au(&[4; 64]), 3072, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(p.held_aus(), 1);
+    p.flush(&mut out);
+    assert_eq!(
+        &RtpIn::parse(&out[0]).unwrap().payload[..],
+        &[0, 8, 5 << 2, 3, 3, 3, 3, 3]
+    );
+
+    // Never fragmented: an MTU too small for a 63-byte AU is exceeded rather than the AU split.
+    let mut p = aac::Packetizer::new(96, 7, 0, 40).with_mode(aac::Mode::Lbr);
+    let mut out = Vec::new();
+    p.try_packetize(&audio_au(&[9; 63]), 0, &mut out).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].len(), 12 + 3 + 63);
+}
+
+#[test]
+fn hbr_aggregation_switching_to_fragments() {
+    // A large AU after small held ones: the held ones go first, then the fragments.
+    let mut p = aac::Packetizer::new(96, 7, 0, 200).with_max_aus_per_packet(4);
+    let mut out = Vec::new();
+    p.packetize(&audio_au(b"xy"), 0, &mut out);
+    p.packetize(&audio_au(&[5; 500]), 1024, &mut out);
+    let written: Vec<Written> = out
+        .iter()
+        .map(|b| Written::parse(b, aac::Mode::Hbr))
+        .collect();
+    assert_eq!(written.len(), 4);
+    assert_eq!(written[0].sizes, vec![2]);
+    assert_eq!(written[0].rtp.timestamp, 0);
+    for w in &written[1..] {
+        assert_eq!(
+            w.sizes,
+            vec![500],
+            "every fragment carries the whole AU's size"
+        );
+        assert_eq!(w.rtp.timestamp, 1024);
+    }
+    let markers: Vec<bool> = written.iter().map(|w| w.rtp.marker).collect();
+    assert_eq!(markers, vec![true, false, false, true]);
+    assert_eq!(p.held_aus(), 0);
+}
+
+#[test]
+fn announced_fmtp_parses_back_into_the_mode() {
+    assert_eq!(aac::Packetizer::fmtp(&LC_48K), aac::Mode::Hbr.fmtp(&LC_48K));
+    for mode in [aac::Mode::Hbr, aac::Mode::Lbr] {
+        for max_aus in [1, 5] {
+            let p = aac::Packetizer::new(96, 7, 0, 1500)
+                .with_mode(mode)
+                .with_max_aus_per_packet(max_aus)
+                .with_frame_duration(960);
+            let fmtp = p.format_parameters(&LC_48K);
+            assert!(fmtp.contains(&format!("mode={mode};")), "{fmtp}");
+            assert_eq!(fmtp.contains("constantDuration=960"), max_aus > 1, "{fmtp}");
+            let d = aac::Depacketizer::new(48_000, Some(&fmtp)).unwrap();
+            assert_eq!(d.mode(), Some(mode), "{fmtp}");
+            assert_eq!(d.params().config, vec![Bytes::from_static(&LC_48K)]);
+        }
+    }
+    // The mode= name alone selects the layout; other layouts are no AAC mode.
+    let d = aac::Depacketizer::new(16_000, Some("mode=AAC-lbr;config=1408")).unwrap();
+    assert_eq!(d.mode(), Some(aac::Mode::Lbr));
+    let generic = "mode=generic;sizelength=13;indexlength=3;indexdeltalength=3;ctsdeltalength=8";
+    let d = aac::Depacketizer::new(48_000, Some(generic)).unwrap();
+    assert_eq!(d.mode(), None);
+}
+
+/// Extra ticks before a frame: mostly none, sometimes a gap.
+fn gap() -> impl Strategy<Value = u32> {
+    prop_oneof![4 => Just(0u32), 1 => 1u32..50_000]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn hbr_aggregated_round_trip(
+        frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..700), 1..24),
+        gaps in prop::collection::vec(gap(), 24),
+        max_aus in 2usize..10,
+        frame_duration in prop::sample::select(vec![1024u32, 960, 2048, 1]),
+        mtu in 60usize..1500,
+        start in any::<u32>(),
+        seq in any::<u16>(),
+    ) {
+        let case = Case { mode: aac::Mode::Hbr, max_aus, frame_duration, mtu, start, seq, frames, gaps };
+        check_round_trip(&case)?;
+    }
+
+    #[test]
+    fn lbr_round_trip(
+        frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..=63), 1..40),
+        gaps in prop::collection::vec(gap(), 40),
+        max_aus in prop_oneof![Just(1usize), 2usize..30],
+        frame_duration in prop::sample::select(vec![1024u32, 960]),
+        mtu in 78usize..600,
+        start in any::<u32>(),
+        seq in any::<u16>(),
+    ) {
+        let case = Case { mode: aac::Mode::Lbr, max_aus, frame_duration, mtu, start, seq, frames, gaps };
+        let written = check_round_trip(&case)?;
+        prop_assert!(written.iter().all(Written::whole), "AAC-lbr never fragments");
+        if max_aus == 1 {
+            prop_assert_eq!(written.len(), case.frames.len());
+        }
+    }
+
+    #[test]
+    fn fragmented_round_trip(
+        frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..=aac::MAX_HBR_AU_SIZE), 1..6),
+        gaps in prop::collection::vec(gap(), 6),
+        max_aus in 1usize..4,
+        mtu in 60usize..1500,
+        start in any::<u32>(),
+        seq in any::<u16>(),
+    ) {
+        let case = Case { mode: aac::Mode::Hbr, max_aus, frame_duration: 1024, mtu, start, seq, frames, gaps };
+        let written = check_round_trip(&case)?;
+        // Every AU larger than a packet's room was fragmented into just enough packets.
+        let room = mtu - 12 - 4;
+        let fragments = written.iter().filter(|w| !w.whole()).count();
+        let expected: usize = case.frames.iter().filter(|f| f.len() > room).map(|f| f.len().div_ceil(room)).sum();
+        prop_assert_eq!(fragments, expected);
+    }
+
+    /// Aggregated packets stay within the MTU, and a packet is only sent short of the AU limit
+    /// when the next AU would not have fitted, followed a gap, or was the last.
+    #[test]
+    fn aggregated_packets_fill_but_never_exceed_the_mtu(
+        lbr in any::<bool>(),
+        sizes in prop::collection::vec(1usize..=63, 1..60),
+        gaps in prop::collection::vec(gap(), 60),
+        max_aus in 2usize..40,
+        frame_duration in prop::sample::select(vec![1024u32, 960]),
+        mtu in 78usize..400,
+    ) {
+        let mode = if lbr { aac::Mode::Lbr } else { aac::Mode::Hbr };
+        let frames: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0x5a; n]).collect();
+        let case = Case { mode, max_aus, frame_duration, mtu, start: 0, seq: 0, frames, gaps };
+        let timestamps = case.timestamps();
+        let written = check_round_trip(&case)?;
+        let header_len = if lbr { 1 } else { 2 };
+        let mut next = 0;
+        for w in &written {
+            prop_assert!(w.whole());
+            prop_assert!(12 + w.rtp.payload.len() <= mtu);
+            next += w.sizes.len();
+            let Some(following) = sizes.get(next) else { continue };
+            let consecutive = timestamps[next]
+                == w.rtp.timestamp.wrapping_add(frame_duration * w.sizes.len() as u32);
+            if w.sizes.len() < max_aus && consecutive {
+                prop_assert!(
+                    12 + w.rtp.payload.len() + header_len + following > mtu,
+                    "a {}-byte AU would have fitted in a {}-byte packet", following, 12 + w.rtp.payload.len()
+                );
+            }
+        }
+        prop_assert_eq!(next, sizes.len());
+    }
+}
