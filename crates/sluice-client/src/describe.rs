@@ -191,7 +191,7 @@ pub(crate) fn interpret_describe(
 }
 
 /// The payload type, encoding and clock rate of a media section, or why it cannot be received.
-fn track(media: &MediaDescription) -> Result<(u8, String, u32), String> {
+pub(crate) fn track(media: &MediaDescription) -> Result<(u8, String, u32), String> {
     let proto = media.proto.to_ascii_uppercase();
     if proto.contains("SAVP") {
         return Err(format!("SRTP protocol {} is not supported", media.proto));
@@ -227,7 +227,7 @@ fn track(media: &MediaDescription) -> Result<(u8, String, u32), String> {
 
 /// ONVIF metadata and other data tracks: anything that is neither audio nor video, plus the
 /// metadata encodings some cameras put under `m=video`/`m=application`.
-fn is_metadata(media: &MediaDescription, encoding: &str) -> bool {
+pub(crate) fn is_metadata(media: &MediaDescription, encoding: &str) -> bool {
     let kind = media.media.to_ascii_lowercase();
     let encoding = encoding.to_ascii_lowercase();
     !(kind == "video" || kind == "audio")

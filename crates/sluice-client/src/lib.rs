@@ -1,4 +1,5 @@
-//! An async RTSP client for IP cameras, built on the sans-IO [`sluice_rtsp`] core.
+//! An async RTSP client for IP cameras, built on the sans-IO [`sluice_rtsp`] core: it plays
+//! streams ([`Session`]) and publishes them ([`Publisher`]).
 //!
 //! ```no_run
 //! use sluice_client::{Session, SessionOptions};
@@ -31,6 +32,29 @@
 //! (request building, response interpretation, transport negotiation, the keepalive and report
 //! schedule, reception statistics); the async layer only moves bytes. Framing, headers, SDP,
 //! RTP/RTCP, authentication and URLs come from `sluice-rtsp`.
+//!
+//! # Publishing
+//!
+//! [`Publisher::announce`] connects, sends `OPTIONS` and `ANNOUNCE` with the caller's SDP (with the
+//! same authentication); [`Publisher::record`] sets every media section up with `mode=record` and
+//! sends `RECORD`; [`Recording::send`] then takes whole RTP packets per track, over TCP
+//! (interleaved, the default) or UDP. As with playing, nothing runs in the background: keepalives,
+//! RTCP sender reports and answers to the server happen inside `send`.
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use sluice_client::{Publisher, SessionOptions};
+//!
+//! # async fn push(sdp: &str, packets: Vec<Bytes>) -> Result<(), sluice_client::ClientError> {
+//! let publisher = Publisher::announce("rtsp://user:secret@192.0.2.20:8554/lobby", sdp, SessionOptions::default()).await?;
+//! let mut recording = publisher.record().await?;
+//! for packet in packets {
+//!     recording.send(0, packet).await?; // track 0: the first m= section
+//! }
+//! recording.teardown().await;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Camera quirks
 //!
@@ -86,6 +110,7 @@ mod describe;
 mod error;
 mod link;
 mod options;
+mod publish;
 pub mod quirk;
 mod request;
 mod response;
@@ -101,6 +126,7 @@ pub use options::{
     RequestHeaderPolicy, SessionIdPolicy, SessionOptions, TeardownPolicy, TransportPolicy,
     UdpSourcePolicy, UnassignedChannelPolicy,
 };
+pub use publish::{Publisher, Recording};
 pub use quirk::Quirk;
 pub use session::{Packet, Playing, Session};
 pub use setup::{RtpStart, Transport};

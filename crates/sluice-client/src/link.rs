@@ -130,10 +130,24 @@ impl Link {
         uri: &str,
         extra: &[(&str, String)],
     ) -> (u32, bool) {
+        self.queue_with_body(method, uri, extra, None)
+    }
+
+    /// Like [`queue`](Self::queue), with a body (content type and bytes).
+    fn queue_with_body(
+        &mut self,
+        method: Method,
+        uri: &str,
+        extra: &[(&str, String)],
+        body: Option<(&str, &Bytes)>,
+    ) -> (u32, bool) {
         let cnonce = format!("{:016x}", rand::random::<u64>());
         let mut request = self.requester.build(method, uri, &cnonce);
         for (name, value) in extra {
             request.headers.append(*name, value.clone());
+        }
+        if let Some((content_type, body)) = body {
+            request = request.with_body(content_type, body.clone());
         }
         let cseq = request.cseq().unwrap_or_default();
         let sent_auth = request.headers.get("Authorization").is_some();
@@ -147,8 +161,9 @@ impl Link {
         method: Method,
         uri: &str,
         extra: &[(&str, String)],
+        body: Option<(&str, &Bytes)>,
     ) -> Result<(u32, bool), ClientError> {
-        let sent = self.queue(method, uri, extra);
+        let sent = self.queue_with_body(method, uri, extra, body);
         self.conn.writer.flush(self.options.request_timeout).await?;
         Ok(sent)
     }
@@ -163,9 +178,21 @@ impl Link {
         uri: &str,
         extra: &[(&str, String)],
     ) -> Result<Response, ClientError> {
+        self.request_with_body(method, uri, extra, None).await
+    }
+
+    /// Like [`request`](Self::request), with a body (content type and bytes) that every attempt
+    /// carries (`ANNOUNCE`).
+    pub(crate) async fn request_with_body(
+        &mut self,
+        method: Method,
+        uri: &str,
+        extra: &[(&str, String)],
+        body: Option<(&str, &Bytes)>,
+    ) -> Result<Response, ClientError> {
         let mut retries = 0;
         loop {
-            let (cseq, sent_auth) = self.send(method.clone(), uri, extra).await?;
+            let (cseq, sent_auth) = self.send(method.clone(), uri, extra, body).await?;
             let response = self.await_response(cseq, method.as_str(), uri).await?;
             if !matches!(response.status.0, 401 | 407) {
                 return Ok(response);

@@ -958,7 +958,7 @@ impl Requested {
     }
 }
 
-fn parse_url(url: &str) -> Result<RtspUrl, ClientError> {
+pub(crate) fn parse_url(url: &str) -> Result<RtspUrl, ClientError> {
     let parsed = RtspUrl::parse(url).map_err(|e| ClientError::InvalidUrl {
         // The error never quotes the input; the URL itself may hold a password.
         url: "(as given)".to_owned(),
@@ -1002,6 +1002,35 @@ fn redirect_target(from: &RtspUrl, location: &str) -> Result<RtspUrl, ClientErro
     Ok(target)
 }
 
+/// Connects to `target` and sends `OPTIONS`; returns the link and the methods the answer lists in
+/// `Public` (none when it is an error).
+pub(crate) async fn connect(
+    target: &RtspUrl,
+    options: &SessionOptions,
+    quirks: QuirkLog,
+) -> Result<(Link, Vec<String>), ClientError> {
+    let uri = target.to_request_uri();
+    let conn = Conn::connect(&target.host, target.port, &uri, options.connect_timeout).await?;
+    let mut link = Link::new(conn, options, target.credentials.clone(), quirks);
+    let options_answer = link.request(Method::Options, &uri, &[]).await?;
+    let public = if options_answer.status.is_success() {
+        options_answer
+            .headers
+            .get("Public")
+            .map(parse_token_list)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if options_answer.headers.get("Session").is_some() {
+        link.quirks.record(
+            quirk::SESSION_BEFORE_SETUP,
+            "Session header in the OPTIONS answer (ignored)",
+        );
+    }
+    Ok((link, public))
+}
+
 /// Connects and describes, following redirects (CAMERA-QUIRKS #57).
 async fn open(
     mut target: RtspUrl,
@@ -1011,24 +1040,7 @@ async fn open(
     let mut redirects = 0;
     loop {
         let uri = target.to_request_uri();
-        let conn = Conn::connect(&target.host, target.port, &uri, options.connect_timeout).await?;
-        let mut link = Link::new(conn, options, target.credentials.clone(), quirks);
-        let options_answer = link.request(Method::Options, &uri, &[]).await?;
-        let public = if options_answer.status.is_success() {
-            options_answer
-                .headers
-                .get("Public")
-                .map(parse_token_list)
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        if options_answer.headers.get("Session").is_some() {
-            link.quirks.record(
-                quirk::SESSION_BEFORE_SETUP,
-                "Session header in the OPTIONS answer (ignored)",
-            );
-        }
+        let (mut link, public) = connect(&target, options, quirks).await?;
         let answer = link.request(Method::Describe, &uri, &[]).await?;
         match classify("DESCRIBE", &uri, &answer) {
             Verdict::Success => {
@@ -1318,7 +1330,7 @@ async fn start(
 
 /// Sends `TEARDOWN` on `link` (when `aggregate` is given and the policy allows), then closes it.
 /// Error answers and failures are recorded and ignored (CAMERA-QUIRKS #55). Returns the quirks.
-async fn close_quietly(mut link: Link, aggregate: Option<&str>) -> QuirkLog {
+pub(crate) async fn close_quietly(mut link: Link, aggregate: Option<&str>) -> QuirkLog {
     let send = aggregate.is_some()
         && link.options.teardown != TeardownPolicy::Never
         && !link.conn.is_closed()
@@ -1340,7 +1352,7 @@ async fn close_quietly(mut link: Link, aggregate: Option<&str>) -> QuirkLog {
     link.quirks
 }
 
-fn keepalive_method(policy: KeepalivePolicy, public: &[String]) -> Option<Method> {
+pub(crate) fn keepalive_method(policy: KeepalivePolicy, public: &[String]) -> Option<Method> {
     match policy {
         KeepalivePolicy::Disabled => None,
         KeepalivePolicy::Options => Some(Method::Options),
@@ -1367,7 +1379,7 @@ fn no_media(description: &Description, detail: &str) -> ClientError {
 }
 
 /// The lowest free even channel and the next one.
-fn free_pair(used: &[u8]) -> (u8, u8) {
+pub(crate) fn free_pair(used: &[u8]) -> (u8, u8) {
     (0..=127u8)
         .map(|i| (i * 2, i * 2 + 1))
         .find(|(a, b)| !used.contains(a) && !used.contains(b))
@@ -1375,7 +1387,7 @@ fn free_pair(used: &[u8]) -> (u8, u8) {
 }
 
 /// An even RTP port and the next one for RTCP (RFC 3550 §11).
-async fn bind_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, UdpSocket)> {
+pub(crate) async fn bind_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, UdpSocket)> {
     for _ in 0..64 {
         let rtp = UdpSocket::bind((ip, 0)).await?;
         let port = rtp.local_addr()?.port();
@@ -1395,7 +1407,7 @@ async fn bind_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, UdpSocket)> {
     ))
 }
 
-fn port_of(socket: &UdpSocket) -> u16 {
+pub(crate) fn port_of(socket: &UdpSocket) -> u16 {
     socket.local_addr().map_or(0, |a| a.port())
 }
 
