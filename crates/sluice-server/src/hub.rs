@@ -908,6 +908,13 @@ mod tests {
     const IDR: &[u8] = &[0x65, 0x88];
     const NON_IDR: &[u8] = &[0x41, 0x9a];
 
+    /// Publishes `(seq, timestamp, payload)` H.264 packets on track 0.
+    fn feed(s: &Stream, packets: &[(u16, u32, &[u8])]) {
+        for &(seq, ts, payload) in packets {
+            s.publish(0, nal(seq, ts, payload));
+        }
+    }
+
     fn gop_seqs(s: &Stream) -> Vec<u16> {
         s.subscribe()
             .unwrap()
@@ -922,12 +929,17 @@ mod tests {
         let h = hub(0.0);
         let mut c = h.claim("cam").unwrap();
         let s = c.start(tracks());
-        s.publish(0, nal(1, 0, IDR));
-        s.publish(0, nal(2, 3600, NON_IDR));
-        s.publish(0, nal(3, 7200, SPS));
-        s.publish(0, nal(4, 7200, PPS));
-        s.publish(0, nal(5, 7200, IDR));
-        s.publish(0, nal(6, 10800, NON_IDR));
+        feed(
+            &s,
+            &[
+                (1, 0, IDR),
+                (2, 3600, NON_IDR),
+                (3, 7200, SPS),
+                (4, 7200, PPS),
+                (5, 7200, IDR),
+                (6, 10800, NON_IDR),
+            ],
+        );
         assert_eq!(gop_seqs(&s), [3, 4, 5, 6]);
     }
 
@@ -937,22 +949,27 @@ mod tests {
         let h = hub(0.0);
         let mut c = h.claim("cam").unwrap();
         let s = c.start(tracks());
-        s.publish(0, nal(1, 0, SPS));
-        s.publish(0, nal(2, 0, PPS));
-        s.publish(0, nal(3, 0, IDR));
-        s.publish(0, nal(4, 3600, NON_IDR));
-        s.publish(0, nal(5, 3600, SPS));
-        s.publish(0, nal(6, 3600, PPS));
-        s.publish(0, nal(7, 7200, IDR));
-        s.publish(0, nal(8, 10800, NON_IDR));
+        feed(
+            &s,
+            &[
+                (1, 0, SPS),
+                (2, 0, PPS),
+                (3, 0, IDR),
+                (4, 3600, NON_IDR),
+                (5, 3600, SPS),
+                (6, 3600, PPS),
+                (7, 7200, IDR),
+                (8, 10800, NON_IDR),
+            ],
+        );
         assert_eq!(gop_seqs(&s), [5, 6, 7, 8]);
         // Parameter sets before the first keyframe count too.
         let mut c = h.claim("cam2").unwrap();
         let s = c.start(tracks());
-        s.publish(0, nal(1, 0, NON_IDR));
-        s.publish(0, nal(2, 0, SPS));
-        s.publish(0, nal(3, 0, PPS));
-        s.publish(0, nal(4, 3600, IDR));
+        feed(
+            &s,
+            &[(1, 0, NON_IDR), (2, 0, SPS), (3, 0, PPS), (4, 3600, IDR)],
+        );
         assert_eq!(gop_seqs(&s), [2, 3, 4]);
     }
 
@@ -999,9 +1016,7 @@ mod tests {
             before.contains("sprop-parameter-sets=AAAA,BBBB"),
             "{before}"
         );
-        s.publish(0, nal(1, 0, SPS));
-        s.publish(0, nal(2, 0, PPS));
-        s.publish(0, nal(3, 0, IDR));
+        feed(&s, &[(1, 0, SPS), (2, 0, PPS), (3, 0, IDR)]);
         let after = s.reader_sdp("127.0.0.1");
         assert!(
             after.contains(
@@ -1022,9 +1037,7 @@ mod tests {
         let mut sub = s.subscribe().unwrap();
         let mut big = vec![0x65];
         big.extend((0..6000).map(|i| (i % 250) as u8 + 1));
-        s.publish(0, nal(100, 0, SPS));
-        s.publish(0, nal(101, 0, &big));
-        s.publish(0, nal(102, 3600, NON_IDR));
+        feed(&s, &[(100, 0, SPS), (101, 0, &big), (102, 3600, NON_IDR)]);
         let mut got = Vec::new();
         while let Ok(p) = sub.rx.try_recv() {
             got.push(p);
