@@ -2,6 +2,7 @@
 
 mod conn;
 pub mod play;
+mod sendmmsg;
 pub mod udp;
 
 use std::collections::HashMap;

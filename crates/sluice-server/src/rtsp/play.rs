@@ -2,7 +2,8 @@
 //!
 //! Over TCP a batch of up to [`BATCH`] packets goes out in one vectored write (each packet behind its 4-byte
 //! interleaved header, RFC 2326 §10.12), with no copy of a payload and no allocation per packet: the headers
-//! and the `IoSlice`s live in fixed arrays on the stack. Over UDP each packet is one datagram.
+//! and the `IoSlice`s live in fixed arrays on the stack. Over UDP each packet is one datagram, each to its
+//! track's address, and on Linux a batch goes out in one `sendmmsg(2)` (see the `sendmmsg` module).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -17,7 +18,9 @@ use sluice_rtsp::rtcp::{self, NtpTimestamp, SenderReport};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UdpSocket;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tracing::{debug, warn};
 
+use super::sendmmsg;
 use crate::hub::{Packet, ReaderState, Subscription};
 
 /// Most packets written in one syscall.
@@ -106,6 +109,8 @@ pub struct Player {
     /// Per stream track: `None` when the reader did not set it up.
     pub outs: Vec<Option<TrackOut>>,
     progress: Progress,
+    /// UDP datagrams the kernel refused; the first is logged as a warning, the others at debug level.
+    udp_errors: u64,
 }
 
 impl Player {
@@ -133,6 +138,7 @@ impl Player {
             video,
             outs,
             progress,
+            udp_errors: 0,
         }
     }
 
@@ -287,17 +293,36 @@ impl Player {
         write_all_vectored(w, &mut iov[..k]).await
     }
 
-    /// Sends a batch as UDP datagrams.
-    pub async fn send_udp(&self, sock: &UdpSocket, batch: &[Packet]) {
-        for p in batch {
-            if let Some(Some(TrackOut {
-                rtp: Dest::Addr(a), ..
-            })) = self.outs.get(p.track)
-            {
-                // UDP is best effort: a send error (the reader went away) is not fatal to the stream.
-                let _ = sock.send_to(&p.data, a).await;
-            }
-        }
+    /// Sends a batch as UDP datagrams, each to its track's RTP address: in one `sendmmsg(2)` on Linux (more
+    /// only if the socket buffer fills up), one `send_to` per packet elsewhere.
+    ///
+    /// UDP is best effort: a datagram the kernel refuses (no route to the reader, an address of the wrong
+    /// family) counts as lost, and the rest of the batch still goes.
+    pub async fn send_udp(&mut self, sock: &UdpSocket, batch: &[Packet]) {
+        let outs = &self.outs;
+        let state = &mut self.state;
+        let errors = &mut self.udp_errors;
+        sendmmsg::send_batch(
+            sock,
+            batch,
+            |p| match outs.get(p.track) {
+                Some(Some(TrackOut {
+                    rtp: Dest::Addr(a), ..
+                })) => Some((&p.data[..], *a)),
+                _ => None,
+            },
+            |p, to, e| {
+                state.lost += 1;
+                *errors += 1;
+                let seq = p.data.get(2..4).map(|s| u16::from_be_bytes([s[0], s[1]]));
+                if *errors == 1 {
+                    warn!(%to, track = p.track, ?seq, error = %e, "UDP send failed (more at debug level)");
+                } else {
+                    debug!(%to, track = p.track, ?seq, error = %e, "UDP send failed");
+                }
+            },
+        )
+        .await;
     }
 }
 
