@@ -10,7 +10,7 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use sluice_rtsp::codec::InterleavedFrame;
@@ -25,6 +25,11 @@ use crate::hub::{Packet, ReaderState, Subscription};
 
 /// Most packets written in one syscall.
 pub const BATCH: usize = 64;
+
+/// Longest a batch that ends inside a video frame waits for the rest of the frame. A source sends a
+/// frame's packets back to back, so they are normally already in the ring; the bound covers a source
+/// that never sets the marker bit (CAMERA-QUIRKS #41).
+pub const FRAME_WAIT: Duration = Duration::from_millis(3);
 
 /// Where a track's packets go.
 #[derive(Debug, Clone, Copy)]
@@ -180,8 +185,11 @@ impl Player {
         batch.push(p);
     }
 
-    /// Fills `batch` with up to [`BATCH`] packets, waiting for the first. Returns `false` once the stream has
-    /// ended and everything was delivered. Cancel-safe: it awaits only while `batch` is empty.
+    /// Fills `batch` with up to [`BATCH`] packets, waiting for the first, and then, while the batch ends
+    /// inside a video frame, up to [`FRAME_WAIT`] for the rest of that frame: one write per frame and
+    /// reader, audio included, is the aim. Returns `false` once the stream has ended and everything was
+    /// delivered. Cancel-safe: packets move into `batch` before any await, and a call with a non-empty
+    /// `batch` goes on from there.
     pub async fn fill(&mut self, batch: &mut Vec<Packet>) -> bool {
         while batch.len() < BATCH {
             let Some(p) = self.pending.pop_front() else {
@@ -199,6 +207,24 @@ impl Player {
                 Err(RecvError::Closed) => self.closed = true,
             }
         }
+        self.take_ready(batch);
+        if self.ends_mid_frame(batch) {
+            let deadline = tokio::time::Instant::now() + FRAME_WAIT;
+            while batch.len() < BATCH && !self.closed && self.ends_mid_frame(batch) {
+                match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                    Err(_elapsed) => break,
+                    Ok(Ok(p)) => self.take(p, batch),
+                    Ok(Err(RecvError::Lagged(n))) => self.state.lagged(n),
+                    Ok(Err(RecvError::Closed)) => self.closed = true,
+                }
+                self.take_ready(batch);
+            }
+        }
+        true
+    }
+
+    /// Moves what the ring holds now into `batch`, up to [`BATCH`].
+    fn take_ready(&mut self, batch: &mut Vec<Packet>) {
         while batch.len() < BATCH && !self.closed {
             match self.rx.try_recv() {
                 Ok(p) => self.take(p, batch),
@@ -207,7 +233,19 @@ impl Player {
                 Err(TryRecvError::Closed) => self.closed = true,
             }
         }
-        true
+    }
+
+    /// Whether the last video packet in `batch` is not the last of its frame (no marker bit,
+    /// RFC 6184 §5.1).
+    fn ends_mid_frame(&self, batch: &[Packet]) -> bool {
+        let Some(video) = self.video else {
+            return false;
+        };
+        batch
+            .iter()
+            .rev()
+            .find(|p| p.track == video)
+            .is_some_and(|p| p.data.get(1).is_some_and(|b| b & 0x80 == 0))
     }
 
     /// The reader is being dropped: what was still queued for it counts as lost.
@@ -360,4 +398,86 @@ pub async fn send_rtcp(items: Vec<(Dest, Bytes)>, sock: Option<&UdpSocket>) -> B
         }
     }
     tcp
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::BytesMut;
+    use sluice_rtsp::rtp::RtpHeader;
+    use sluice_rtsp::sdp::SessionDescription;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::hub::{Hub, Stream, Track};
+
+    fn stream() -> (Arc<Hub>, crate::hub::Claim, Arc<Stream>) {
+        let hub = Hub::new(Arc::new(Config::parse("", "t").unwrap()));
+        let sdp = "v=0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+        let tracks = SessionDescription::parse(sdp.as_bytes())
+            .unwrap()
+            .media
+            .into_iter()
+            .map(Track::from_media)
+            .collect();
+        let mut claim = hub.claim("cam").unwrap();
+        let stream = claim.start(tracks);
+        (hub, claim, stream)
+    }
+
+    /// A non-IDR slice fragment; `last` sets the marker bit.
+    fn packet(seq: u16, last: bool) -> Bytes {
+        let mut b = BytesMut::new();
+        RtpHeader {
+            marker: last,
+            payload_type: 96,
+            sequence_number: seq,
+            timestamp: 3600,
+            ssrc: 1,
+        }
+        .write(&mut b);
+        b.extend_from_slice(&[0x41, 0x9a]);
+        b.freeze()
+    }
+
+    fn player(stream: &Stream) -> Player {
+        let outs = vec![Some(TrackOut::new(
+            Dest::Channel(0),
+            Dest::Channel(1),
+            90_000,
+        ))];
+        Player::new(stream.subscribe().unwrap(), Some(0), outs, Progress::new(1))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_waits_for_the_rest_of_its_frame() {
+        let (_hub, _claim, stream) = stream();
+        let mut p = player(&stream);
+        stream.publish(0, packet(1, false));
+        stream.publish(0, packet(2, false));
+        let rest = stream.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            rest.publish(0, packet(3, true));
+            rest.publish(0, packet(4, false));
+        });
+        let mut batch = Vec::new();
+        assert!(p.fill(&mut batch).await);
+        // The whole frame in one batch; the next frame's first packet may come along.
+        assert!(batch.len() >= 3, "{} packets", batch.len());
+        assert_eq!(batch[2].data[1] & 0x80, 0x80);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_without_marker_bit_waits_no_longer_than_frame_wait() {
+        let (_hub, _claim, stream) = stream();
+        let mut p = player(&stream);
+        stream.publish(0, packet(1, false));
+        let started = tokio::time::Instant::now();
+        let mut batch = Vec::new();
+        assert!(p.fill(&mut batch).await);
+        assert_eq!(batch.len(), 1);
+        assert_eq!(started.elapsed(), FRAME_WAIT);
+    }
 }
