@@ -42,6 +42,11 @@ impl Continuity {
         self.resume_gap = Some(gap_ticks);
     }
 
+    /// Whether [`resume`](Self::resume) was called and no packet has been mapped since.
+    pub fn is_resuming(&self) -> bool {
+        self.offsets.is_none() && self.resume_gap.is_some()
+    }
+
     /// The numbering a packet goes out with.
     pub fn map(&mut self, input: Numbering) -> Numbering {
         let off =

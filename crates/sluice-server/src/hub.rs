@@ -130,6 +130,10 @@ struct Inner {
     inband: Option<InBandParams>,
     /// Per track, what re-fragmented packets added to the sequence numbers so far.
     extra_seq: Vec<u16>,
+    /// After a source restart: when the previous session's last packet came. Each track's gap is
+    /// measured from it to the track's first packet of the new session, so that audio, which resumes at
+    /// once, and video, which resumes at the next keyframe, stay in sync.
+    resumed_after: Option<Instant>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -185,6 +189,7 @@ impl Stream {
                 prelude_from: None,
                 inband,
                 extra_seq: vec![0; n],
+                resumed_after: None,
             }),
         }
     }
@@ -242,8 +247,9 @@ impl Stream {
         self.stats
             .bytes_in
             .fetch_add(data.len() as u64, Ordering::Relaxed);
+        let now = Instant::now();
         let mut inner = self.lock();
-        inner.last_packet = Some(Instant::now());
+        inner.last_packet = Some(now);
         if let (Some(payload), Some(inband)) = (&prelude, &mut inner.inband) {
             if inband.observe(payload) {
                 debug!(path = %self.path, "in-band parameter sets changed");
@@ -256,9 +262,16 @@ impl Stream {
             }
             inner.await_keyframe = false;
         }
+        let resumed_after = inner.resumed_after;
         let Some(cont) = inner.continuity.get_mut(track) else {
             return;
         };
+        if let Some(since) = resumed_after.filter(|_| cont.is_resuming()) {
+            cont.resume(gap_ticks(
+                now.saturating_duration_since(since),
+                t.clock_rate,
+            ));
+        }
         let mut out = cont.map(input);
         let extra = inner.extra_seq.get(track).copied().unwrap_or(0);
         out.seq = out.seq.wrapping_add(extra);
@@ -325,10 +338,9 @@ impl Stream {
         let gap = inner
             .last_packet
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        inner.resumed_after = inner.last_packet;
         for (c, t) in inner.continuity.iter_mut().zip(&self.tracks) {
-            let ticks =
-                (gap.as_secs_f64() * f64::from(t.clock_rate)).min(f64::from(u32::MAX / 2)) as u32;
-            c.resume(ticks);
+            c.resume(gap_ticks(gap, t.clock_rate));
         }
         inner.await_keyframe = self.video.is_some();
         inner.clear_gop();
@@ -477,6 +489,11 @@ impl Inner {
         self.gop_bytes += packet.data.len();
         self.gop.push_back(packet);
     }
+}
+
+/// A wall-clock gap in ticks of an RTP clock (at most half the 32-bit range).
+fn gap_ticks(gap: Duration, clock_rate: u32) -> u32 {
+    (gap.as_secs_f64() * f64::from(clock_rate)).min(f64::from(u32::MAX / 2)) as u32
 }
 
 /// An RTP packet with new numbering (after a source restart, or a re-fragmented packet): changed in
@@ -1125,6 +1142,62 @@ mod tests {
         assert!(got[2].1 > 4600, "timestamp moves on across the gap");
         assert_eq!((got[3].0, got[3].1 - got[2].1, got[3].2), (103, 3600, 7));
         assert!(sub.rx.try_recv().is_err());
+    }
+
+    /// After a restart, video resumes at its first keyframe, later than audio: each track's gap is
+    /// measured up to its own first packet, so the two stay in sync.
+    #[tokio::test]
+    async fn audio_and_video_stay_in_sync_across_a_restart() {
+        let sdp = "v=0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+                   m=audio 0 RTP/AVP 0\r\n";
+        let tracks = || -> Vec<Track> {
+            SessionDescription::parse(sdp.as_bytes())
+                .unwrap()
+                .media
+                .into_iter()
+                .map(Track::from_media)
+                .collect()
+        };
+        let audio = |seq: u16, ts: u32, ssrc: u32| {
+            let mut b = bytes::BytesMut::new();
+            RtpHeader {
+                marker: false,
+                payload_type: 0,
+                sequence_number: seq,
+                timestamp: ts,
+                ssrc,
+            }
+            .write(&mut b);
+            b.extend_from_slice(&[0xff; 160]);
+            b.freeze()
+        };
+        let h = hub(5.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        let mut sub = s.subscribe().unwrap();
+        s.publish(0, pkt(10, 90_000, 7, true));
+        s.publish(1, audio(20, 8_000, 8));
+        drop(c);
+        let mut c = h.claim("cam").unwrap();
+        let s2 = c.start(tracks());
+        assert!(Arc::ptr_eq(&s, &s2));
+        s2.publish(1, audio(500, 123_456, 9));
+        s2.publish(0, pkt(900, 5_000, 10, false)); // waits for a keyframe
+        std::thread::sleep(Duration::from_millis(300));
+        s2.publish(0, pkt(901, 5_000 + 27_000, 10, true));
+        let got: Vec<(usize, u32)> = std::iter::from_fn(|| sub.rx.try_recv().ok())
+            .map(|p| (p.track, header(&p).1))
+            .collect();
+        assert_eq!(got.len(), 4, "{got:?}");
+        let audio_gap = f64::from(got[2].1.wrapping_sub(8_000)) / 8_000.0;
+        let video_gap = f64::from(got[3].1.wrapping_sub(90_000)) / 90_000.0;
+        assert_eq!((got[2].0, got[3].0), (1, 0));
+        // The keyframe came 300 ms after the first audio packet of the new session.
+        let skew = video_gap - audio_gap;
+        assert!(
+            (0.2..0.6).contains(&skew),
+            "video resumed {skew:.3} s after audio on the RTP clocks (audio gap {audio_gap:.3} s)"
+        );
     }
 
     #[tokio::test]
