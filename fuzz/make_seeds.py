@@ -9,7 +9,8 @@ SHARED_CORPUS defaults to ../shared/corpus beside the repository, OUT to fuzz/co
 - rtsp_decode: every transcript and capture, as it is (the target's input is the byte stream).
 - h264_depacketize, h265_depacketize: every rtp/*.pkts file of that codec, and for H.264 the video
   packets of the Wowza capture, in the record layout of fuzz_targets/rtp_input.rs.
-- aac_depacketize: the AAC packets of the Wowza capture, in the layout of that target's docs.
+- aac_depacketize: the AAC packets of the Wowza capture, in the layout of
+  fuzz_targets/byte_records.rs.
 """
 
 import hashlib
@@ -77,9 +78,9 @@ def rtp_input(packets, selector=0):
 
 
 def byte_records(packets, selector=0):
-    """The layout of aac_depacketize and the other older targets: selector, then (flags, length
-    / 4, payload) records; flags bit 0 marker, 1 skip a sequence number, 2 new timestamp, 5-7 the
-    length's low bits."""
+    """fuzz_targets/byte_records.rs (aac_depacketize and the other older targets): selector, then
+    (flags, length / 4, payload) records; flags bit 0 marker, 1 skip a sequence number, 2 new
+    timestamp, 5-7 the length's low bits."""
     out = bytearray([selector])
     previous = None
     for seq, ts, marker, _pt, _ssrc, payload in packets:

@@ -2,40 +2,14 @@
 //! the packetizer in the mode, access units per packet and MTU the selector picks: as one access unit,
 //! and cut into several.
 //!
-//! Input: one selector byte, then packets, each a flags byte (bit 0 marker, bit 1 skip a sequence
-//! number, bit 2 new timestamp, bit 3 other SSRC, bit 4 other payload type, bits 5-7 length low
-//! bits), a length byte (times 4) and the payload.
+//! Input: one selector byte, then packets as `byte_records` describes.
 #![no_main]
 
-use bytes::Bytes;
+mod byte_records;
+mod depacketize;
+
 use libfuzzer_sys::fuzz_target;
-use sluice_media::{aac, AccessUnit, Depacketizer, RtpIn, Timestamp};
-
-/// Splits the input into RTP packets.
-fn packets(mut data: &[u8]) -> Vec<RtpIn> {
-    let (mut seq, mut ts) = (0u16, 0u32);
-    let mut out = Vec::new();
-    while let [flags, len, rest @ ..] = data {
-        let len = (usize::from(*len) * 4 + usize::from(flags >> 5)).min(rest.len());
-        let (payload, after) = rest.split_at(len);
-        data = after;
-        seq = seq.wrapping_add(1 + u16::from(flags >> 1 & 1));
-        ts = ts.wrapping_add(u32::from(flags >> 2 & 1) * 1024);
-        out.push(RtpIn {
-            sequence_number: seq,
-            timestamp: ts,
-            marker: flags & 1 == 1,
-            payload_type: if flags & 0x10 == 0 { 96 } else { 50 },
-            ssrc: u32::from(flags >> 3 & 1),
-            payload: Bytes::copy_from_slice(payload),
-        });
-    }
-    out
-}
-
-fn drain(d: &mut dyn Depacketizer) -> Vec<AccessUnit> {
-    std::iter::from_fn(|| d.pull()).collect()
-}
+use sluice_media::aac;
 
 /// Whether the depacketizer would take `frame` for an ADTS frame and strip or drop it.
 fn looks_like_adts(frame: &[u8]) -> bool {
@@ -51,15 +25,7 @@ fn round_trip(p: &mut aac::Packetizer, frames: &[&[u8]], timestamps: &[u32]) {
     let mut out = Vec::new();
     let mut sent = Vec::new();
     for (&frame, &ts) in frames.iter().zip(timestamps) {
-        let au = AccessUnit {
-            timestamp: Timestamp {
-                ticks: 0,
-                clock_rate: 48_000,
-            },
-            keyframe: true,
-            discontinuity: false,
-            data: vec![Bytes::copy_from_slice(frame)],
-        };
+        let au = depacketize::access_unit(frame, 48_000);
         let held = p.held_aus();
         match p.try_packetize(&au, ts, &mut out) {
             Ok(()) => sent.push((frame, ts)),
@@ -71,12 +37,7 @@ fn round_trip(p: &mut aac::Packetizer, frames: &[&[u8]], timestamps: &[u32]) {
     }
     p.flush(&mut out);
     assert_eq!(p.held_aus(), 0);
-    let mut got = Vec::new();
-    for packet in &out {
-        d.push(RtpIn::parse(packet).expect("packetizer output parses"))
-            .expect("own packets depacketize");
-        got.extend(drain(&mut d));
-    }
+    let got = depacketize::own_packets(&mut d, &out);
     // An AU that looks like ADTS has its header stripped on the way back (or is dropped).
     if sent.iter().any(|(frame, _)| looks_like_adts(frame)) {
         return;
@@ -105,12 +66,9 @@ fuzz_target!(|data: &[u8]| {
     ];
     let fmtp = layouts[usize::from(selector) % layouts.len()];
     let mut d = aac::Depacketizer::new(48_000, Some(fmtp)).expect("valid fmtp");
-    for pkt in packets(rest) {
-        let _ = d.push(pkt);
-        for au in drain(&mut d) {
-            assert!(!au.data[0].is_empty());
-        }
-    }
+    depacketize::feed(&mut d, byte_records::packets(rest), |au| {
+        assert!(!au.data[0].is_empty());
+    });
     let _ = aac::AudioSpecificConfig::parse(rest);
 
     // The selector also picks the packetizer: bit 0 the mode, bits 1-2 the AUs per packet (1 to 4),

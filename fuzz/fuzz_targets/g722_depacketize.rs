@@ -9,12 +9,12 @@
 //! whole frames.
 #![no_main]
 
+mod depacketize;
 mod rtp_input;
 mod sample_audio;
 
 use libfuzzer_sys::fuzz_target;
-use sluice_media::{codec, g722, Depacketizer};
-use sluice_rtsp::sdp::SessionDescription;
+use sluice_media::{g722, Depacketizer};
 
 /// A G.722 depacketizer for `channels`, and the payload type its packets must carry.
 fn depacketizer(channels: u16, from_sdp: bool) -> (Box<dyn Depacketizer>, u8) {
@@ -30,13 +30,11 @@ fn depacketizer(channels: u16, from_sdp: bool) -> (Box<dyn Depacketizer>, u8) {
             format!("v=0\r\nm=audio 0 RTP/AVP 96\r\na=rtpmap:96 G722/8000/{n}\r\n"),
         ),
     };
-    let sdp = SessionDescription::parse(sdp.as_bytes()).expect("a valid SDP");
-    let d = codec::depacketizer_for(&sdp.media[0], pt).expect("G.722 is supported");
-    (d, pt)
+    sample_audio::from_sdp(&sdp, pt)
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (selector, mut packets) = rtp_input::packets(data);
+    let (selector, packets) = rtp_input::packets(data);
     let channels = u16::from(selector & 3) + 1;
     let frame_bytes = usize::from(channels);
     let from_sdp = selector & 4 != 0;
@@ -47,16 +45,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(params.sample_rate, Some(g722::SAMPLE_RATE));
     assert_eq!(params.channels, Some(channels));
 
-    let mut audio = Vec::new();
-    for pkt in &mut packets {
-        audio.extend_from_slice(&pkt.payload);
-        if pkt.payload_type == 96 {
-            pkt.payload_type = pt;
-        }
-    }
-    sample_audio::depacketize(d.as_mut(), packets, frame_bytes);
+    let audio = sample_audio::depacketize(d.as_mut(), packets, pt, frame_bytes);
 
-    audio.truncate(audio.len() / frame_bytes * frame_bytes);
     let mtu = 12 + usize::from(selector >> 3) * 24;
     let mut p = g722::Packetizer::new(96, 7, 0xfff0, mtu).with_channels(channels);
     let (mut d, _) = depacketizer(channels, false);
@@ -66,7 +56,6 @@ fuzz_target!(|data: &[u8]| {
         &mut p,
         d.as_mut(),
         &audio,
-        u32::MAX - 200,
         mtu,
         frame_bytes,
         ticks_per_packet,

@@ -10,12 +10,12 @@
 //! frames.
 #![no_main]
 
+mod depacketize;
 mod rtp_input;
 mod sample_audio;
 
 use libfuzzer_sys::fuzz_target;
-use sluice_media::{codec, l16, Depacketizer};
-use sluice_rtsp::sdp::SessionDescription;
+use sluice_media::{l16, Depacketizer};
 
 const RATES: [u32; 4] = [8000, 16_000, 44_100, 48_000];
 
@@ -38,13 +38,11 @@ fn depacketizer(rate: u32, channels: u16, from_sdp: bool) -> (Box<dyn Depacketiz
             format!("v=0\r\nm=audio 0 RTP/AVP 96\r\na=rtpmap:96 L16/{rate}/{n}\r\n"),
         ),
     };
-    let sdp = SessionDescription::parse(sdp.as_bytes()).expect("a valid SDP");
-    let d = codec::depacketizer_for(&sdp.media[0], pt).expect("L16 is supported");
-    (d, pt)
+    sample_audio::from_sdp(&sdp, pt)
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (selector, mut packets) = rtp_input::packets(data);
+    let (selector, packets) = rtp_input::packets(data);
     let channels = u16::from(selector & 3) + 1;
     let rate = RATES[usize::from(selector >> 2 & 3)];
     let from_sdp = selector & 0x10 != 0;
@@ -56,16 +54,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(params.sample_rate, Some(rate));
     assert_eq!(params.channels, Some(channels));
 
-    let mut audio = Vec::new();
-    for pkt in &mut packets {
-        audio.extend_from_slice(&pkt.payload);
-        if pkt.payload_type == 96 {
-            pkt.payload_type = pt;
-        }
-    }
-    sample_audio::depacketize(d.as_mut(), packets, frame_bytes);
+    let audio = sample_audio::depacketize(d.as_mut(), packets, pt, frame_bytes);
 
-    audio.truncate(audio.len() / frame_bytes * frame_bytes);
     let mtu = 12 + usize::from(selector >> 5) * 200;
     let mut p = l16::Packetizer::new(96, 7, 0xfff0, mtu, rate, channels);
     let (mut d, _) = depacketizer(rate, channels, false);
@@ -75,7 +65,6 @@ fuzz_target!(|data: &[u8]| {
         &mut p,
         d.as_mut(),
         &audio,
-        u32::MAX - 200,
         mtu,
         frame_bytes,
         ticks_per_packet,

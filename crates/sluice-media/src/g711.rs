@@ -1,17 +1,17 @@
 //! G.711 µ-law and A-law audio (PCMU and PCMA, RFC 3551 §4.5.14): one byte per sample per channel,
 //! 8000 samples per second, and any run of whole samples makes a packet.
 
-use bytes::Bytes;
-
-use crate::codec;
-use crate::generic::{self, SamplePacketizer};
-use crate::{AccessUnit, CodecParams, DepacketizeError, RtpIn};
+use crate::generic::{forward_depacketizer, forward_packetizer};
+use crate::sample_audio::{self, SampleDepacketizer, SamplePacketizer};
 
 /// RFC 3551 §4.5.14: G.711 samples at 8000 Hz.
 pub const DEFAULT_CLOCK_RATE: u32 = 8000;
 
 /// RFC 3551 §4.2: the default packetization interval of sample-based audio is 20 ms.
-pub const DEFAULT_PTIME_MS: u32 = 20;
+pub const DEFAULT_PTIME_MS: u32 = sample_audio::DEFAULT_PTIME_MS;
+
+/// Bytes per sample of one channel.
+const SAMPLE_BYTES: usize = 1;
 
 /// Which of the two G.711 companding laws a stream uses.
 #[non_exhaustive]
@@ -45,7 +45,7 @@ impl Law {
 /// G.711 depacketizer: every packet is one access unit of samples.
 #[derive(Debug)]
 pub struct Depacketizer {
-    inner: generic::Depacketizer,
+    inner: SampleDepacketizer,
 }
 
 impl Depacketizer {
@@ -56,14 +56,10 @@ impl Depacketizer {
             0 => DEFAULT_CLOCK_RATE,
             rate => rate,
         };
-        let params = CodecParams {
-            sample_rate: Some(clock_rate),
-            channels: Some(1),
-            ..codec::base_params(Law::Mu.encoding(), clock_rate)
-        };
-        Self {
-            inner: generic::Depacketizer::passthrough("G.711", params, 1),
-        }
+        let encoding = Law::Mu.encoding();
+        let inner =
+            SampleDepacketizer::new("G.711", encoding, clock_rate, clock_rate, SAMPLE_BYTES);
+        Self { inner }
     }
 
     /// Selects the companding law (reported as the codec name).
@@ -74,39 +70,18 @@ impl Depacketizer {
 
     /// Sets the channel count from the rtpmap encoding parameters (`None` means one).
     pub fn with_channels(mut self, channels: Option<u16>) -> Self {
-        let channels = channels.unwrap_or(1).max(1);
-        self.inner.params_mut().channels = Some(channels);
-        self.inner.set_unit(usize::from(channels));
+        self.inner.set_channels(channels);
         self
     }
 }
 
-impl crate::Depacketizer for Depacketizer {
-    fn push(&mut self, pkt: RtpIn) -> Result<(), DepacketizeError> {
-        self.inner.push(pkt)
-    }
-
-    fn pull(&mut self) -> Option<AccessUnit> {
-        self.inner.pull()
-    }
-
-    fn params(&self) -> &CodecParams {
-        self.inner.params()
-    }
-
-    fn stale_ssrc_packets(&self) -> u64 {
-        self.inner.stale_ssrc_packets()
-    }
-}
+forward_depacketizer!(Depacketizer, inner);
 
 /// G.711 packetizer: splits each access unit into packets of at most one packet time (20 ms by
 /// default) and at most the MTU. The marker bit is never set.
 #[derive(Debug)]
 pub struct Packetizer {
     inner: SamplePacketizer,
-    clock_rate: u32,
-    channels: u16,
-    ptime_ms: u32,
 }
 
 impl Packetizer {
@@ -114,53 +89,37 @@ impl Packetizer {
     /// `initial_seq`, packets at most `mtu` bytes long (RTP header included); 8000 Hz mono, 20 ms
     /// packets.
     pub fn new(payload_type: u8, ssrc: u32, initial_seq: u16, mtu: usize) -> Self {
-        let mut p = Self {
-            inner: SamplePacketizer::new(payload_type, ssrc, initial_seq, mtu, 1, 1),
-            clock_rate: DEFAULT_CLOCK_RATE,
-            channels: 1,
-            ptime_ms: DEFAULT_PTIME_MS,
-        };
-        p.update();
-        p
+        Self {
+            inner: SamplePacketizer::new(
+                payload_type,
+                ssrc,
+                initial_seq,
+                mtu,
+                SAMPLE_BYTES,
+                DEFAULT_CLOCK_RATE,
+            ),
+        }
     }
 
     /// Sets the RTP clock (and sampling) rate; 0 keeps the current one.
     pub fn with_clock_rate(mut self, clock_rate: u32) -> Self {
         if clock_rate != 0 {
-            self.clock_rate = clock_rate;
+            self.inner.set_clock_rate(clock_rate);
         }
-        self.update();
         self
     }
 
     /// Sets the channel count (samples are interleaved, one byte each).
     pub fn with_channels(mut self, channels: u16) -> Self {
-        self.channels = channels.max(1);
-        self.update();
+        self.inner.set_channels(channels);
         self
     }
 
     /// Sets the packet time in milliseconds (RFC 4566 `a=ptime`).
     pub fn with_ptime(mut self, ptime_ms: u32) -> Self {
-        self.ptime_ms = ptime_ms.max(1);
-        self.update();
+        self.inner.set_ptime(ptime_ms);
         self
     }
-
-    fn update(&mut self) {
-        self.inner.set_unit(usize::from(self.channels));
-        let ticks = u64::from(self.clock_rate) * u64::from(self.ptime_ms) / 1000;
-        self.inner
-            .set_ticks_per_packet(u32::try_from(ticks).unwrap_or(u32::MAX));
-    }
 }
 
-impl crate::Packetizer for Packetizer {
-    fn packetize(&mut self, au: &AccessUnit, timestamp: u32, out: &mut Vec<Bytes>) {
-        self.inner.packetize(au, timestamp, out);
-    }
-
-    fn next_sequence_number(&self) -> u16 {
-        self.inner.next_sequence_number()
-    }
-}
+forward_packetizer!(Packetizer, inner);

@@ -1,7 +1,8 @@
 //! Pass-through for formats without a depacketizer of their own: each RTP payload is one access unit.
 //!
-//! Also the shared core of the sample-based audio formats (G.711, G.722, L16), whose packets are
-//! likewise self-contained: any run of whole samples is a valid unit.
+//! Also the core of the formats whose payloads are likewise self-contained: Opus (one Opus packet
+//! per payload) and the sample-based audio formats G.711, G.722 and L16 (any run of whole samples
+//! is a valid unit). Their types wrap a core and hand it the trait calls.
 
 use std::collections::VecDeque;
 
@@ -20,6 +21,8 @@ pub struct Depacketizer {
     params: CodecParams,
     /// Payload lengths must be multiples of this many bytes (one sample of every channel).
     unit: usize,
+    /// Reads what a payload signals about the stream into the reported parameters.
+    inspect: fn(&[u8], &mut CodecParams),
     ready: VecDeque<AccessUnit>,
 }
 
@@ -49,8 +52,16 @@ impl Depacketizer {
             state: StreamState::new(codec, params.clock_rate),
             params,
             unit: unit.max(1),
+            inspect: |_, _| {},
             ready: VecDeque::new(),
         }
+    }
+
+    /// Has `inspect` read every payload that becomes an access unit, before it is queued, for
+    /// formats whose payloads signal their parameters (the stream wins over the SDP).
+    pub(crate) fn with_inspect(mut self, inspect: fn(&[u8], &mut CodecParams)) -> Self {
+        self.inspect = inspect;
+        self
     }
 
     /// The reported parameters, for formats built on this one.
@@ -70,6 +81,7 @@ impl crate::Depacketizer for Depacketizer {
             return Ok(());
         }
         let timestamp = self.state.timestamp(pkt.timestamp);
+        // An empty payload carries nothing (nor does it for Opus, RFC 7587 §4.2).
         if pkt.payload.is_empty() {
             return Ok(());
         }
@@ -81,6 +93,7 @@ impl crate::Depacketizer for Depacketizer {
             );
             return Err(self.state.error(&pkt, what));
         }
+        (self.inspect)(&pkt.payload, &mut self.params);
         self.ready.push_back(AccessUnit {
             timestamp,
             keyframe: true,
@@ -110,6 +123,7 @@ impl crate::Depacketizer for Depacketizer {
 #[derive(Debug)]
 pub struct Packetizer {
     writer: RtpWriter,
+    marker: bool,
 }
 
 impl Packetizer {
@@ -118,14 +132,21 @@ impl Packetizer {
     pub fn new(payload_type: u8, ssrc: u32, initial_seq: u16, _mtu: usize) -> Self {
         Self {
             writer: RtpWriter::new(payload_type, ssrc, initial_seq),
+            marker: true,
         }
+    }
+
+    /// Sets the marker bit of every packet, for formats built on this one.
+    pub(crate) fn with_marker(mut self, marker: bool) -> Self {
+        self.marker = marker;
+        self
     }
 }
 
 impl crate::Packetizer for Packetizer {
     fn packetize(&mut self, au: &AccessUnit, timestamp: u32, out: &mut Vec<Bytes>) {
         let parts: Vec<&[u8]> = au.data.iter().map(|b| &b[..]).collect();
-        out.push(self.writer.packet(true, timestamp, &parts));
+        out.push(self.writer.packet(self.marker, timestamp, &parts));
     }
 
     fn next_sequence_number(&self) -> u16 {
@@ -133,70 +154,52 @@ impl crate::Packetizer for Packetizer {
     }
 }
 
-/// Splits runs of audio samples into packets of at most `mtu` bytes and at most one packet time
-/// (RFC 3551 §4.2: a packet holds a whole number of samples and its timestamp is that of the first
-/// one). The marker bit is never set: it may mark the first packet of a talkspurt, and every packet
-/// is sent as a continuation.
-#[derive(Debug)]
-pub(crate) struct SamplePacketizer {
-    writer: RtpWriter,
-    mtu: usize,
-    /// Bytes per RTP clock tick (all channels).
-    unit: usize,
-    /// Clock ticks per packet at most.
-    ticks_per_packet: u32,
-}
-
-impl SamplePacketizer {
-    pub(crate) fn new(
-        payload_type: u8,
-        ssrc: u32,
-        initial_seq: u16,
-        mtu: usize,
-        unit: usize,
-        ticks_per_packet: u32,
-    ) -> Self {
-        Self {
-            writer: RtpWriter::new(payload_type, ssrc, initial_seq),
-            mtu,
-            unit: unit.max(1),
-            ticks_per_packet: ticks_per_packet.max(1),
-        }
-    }
-
-    pub(crate) fn set_unit(&mut self, unit: usize) {
-        self.unit = unit.max(1);
-    }
-
-    pub(crate) fn set_ticks_per_packet(&mut self, ticks: u32) {
-        self.ticks_per_packet = ticks.max(1);
-    }
-
-    pub(crate) fn packetize(&mut self, au: &AccessUnit, timestamp: u32, out: &mut Vec<Bytes>) {
-        let joined;
-        let data: &[u8] = match au.data.as_slice() {
-            [one] => one,
-            many => {
-                joined = many.concat();
-                &joined
+/// Implements [`crate::Depacketizer`] for a format built on another format's depacketizer by
+/// handing every call to the field `$inner` that holds it.
+macro_rules! forward_depacketizer {
+    ($format:ty, $inner:ident) => {
+        impl crate::Depacketizer for $format {
+            fn push(&mut self, pkt: crate::RtpIn) -> Result<(), crate::DepacketizeError> {
+                crate::Depacketizer::push(&mut self.$inner, pkt)
             }
-        };
-        let by_mtu = codec::max_payload(self.mtu, self.unit) / self.unit;
-        let ticks = by_mtu.min(self.ticks_per_packet as usize).max(1);
-        let chunk_len = ticks * self.unit;
-        for (i, chunk) in data.chunks(chunk_len).enumerate() {
-            let offset = (i * ticks) as u32;
-            out.push(
-                self.writer
-                    .packet(false, timestamp.wrapping_add(offset), &[chunk]),
-            );
-        }
-    }
 
-    pub(crate) fn next_sequence_number(&self) -> u16 {
-        self.writer.next_sequence_number()
-    }
+            fn pull(&mut self) -> Option<crate::AccessUnit> {
+                crate::Depacketizer::pull(&mut self.$inner)
+            }
+
+            fn params(&self) -> &crate::CodecParams {
+                crate::Depacketizer::params(&self.$inner)
+            }
+
+            fn stale_ssrc_packets(&self) -> u64 {
+                crate::Depacketizer::stale_ssrc_packets(&self.$inner)
+            }
+        }
+    };
 }
+pub(crate) use forward_depacketizer;
+
+/// Implements [`crate::Packetizer`] for a format built on another packetizer by handing every call
+/// to the field `$inner` that holds it.
+macro_rules! forward_packetizer {
+    ($format:ty, $inner:ident) => {
+        impl crate::Packetizer for $format {
+            fn packetize(
+                &mut self,
+                au: &crate::AccessUnit,
+                timestamp: u32,
+                out: &mut Vec<bytes::Bytes>,
+            ) {
+                crate::Packetizer::packetize(&mut self.$inner, au, timestamp, out)
+            }
+
+            fn next_sequence_number(&self) -> u16 {
+                crate::Packetizer::next_sequence_number(&self.$inner)
+            }
+        }
+    };
+}
+pub(crate) use forward_packetizer;
 
 #[cfg(test)]
 mod tests {

@@ -120,3 +120,4 @@ pub mod l16;
 pub mod latm;
 pub mod mjpeg;
 pub mod opus;
+mod sample_audio;

@@ -1,24 +1,22 @@
 //! Opus audio (RFC 7587): one Opus packet per RTP packet, always with a 48 kHz RTP clock.
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 
-use crate::codec::{self, Admission, RtpWriter, StreamState};
-use crate::{AccessUnit, CodecParams, DepacketizeError, RtpIn};
+use crate::codec;
+use crate::generic::{self, forward_depacketizer};
+use crate::{AccessUnit, CodecParams};
 
 /// RFC 7587 §4.1: the RTP clock rate of Opus is always 48000 Hz, whatever the coded bandwidth.
 pub const CLOCK_RATE: u32 = 48_000;
 
-/// Opus depacketizer: every RTP payload is one Opus packet (one access unit).
+/// Opus depacketizer: every RTP payload is one Opus packet (one access unit); an empty payload
+/// carries nothing (RFC 7587 §4.2).
 ///
 /// The channel count starts from `sprop-stereo` (RFC 7587 §7.1; mono when absent) and then follows
 /// the stereo flag of each packet's TOC byte (RFC 6716 §3.1), since the stream wins.
 #[derive(Debug)]
 pub struct Depacketizer {
-    state: StreamState,
-    params: CodecParams,
-    ready: VecDeque<AccessUnit>,
+    inner: generic::Depacketizer,
 }
 
 impl Depacketizer {
@@ -34,44 +32,18 @@ impl Depacketizer {
             ..codec::base_params("OPUS", CLOCK_RATE)
         };
         Self {
-            state: StreamState::new("Opus", CLOCK_RATE),
-            params,
-            ready: VecDeque::new(),
+            inner: generic::Depacketizer::passthrough("Opus", params, 1).with_inspect(read_toc),
         }
     }
 }
 
-impl crate::Depacketizer for Depacketizer {
-    fn push(&mut self, pkt: RtpIn) -> Result<(), DepacketizeError> {
-        if self.state.admit(&pkt) == Admission::Drop {
-            return Ok(());
-        }
-        let timestamp = self.state.timestamp(pkt.timestamp);
-        // RFC 7587 §4.2: an empty payload carries nothing (DTX gaps are simply not sent).
-        let Some(&toc) = pkt.payload.first() else {
-            return Ok(());
-        };
-        // RFC 6716 §3.1: TOC byte = config (5 bits) | s (stereo) | c (frame count code).
-        self.params.channels = Some(if toc & 0x04 != 0 { 2 } else { 1 });
-        self.ready.push_back(AccessUnit {
-            timestamp,
-            keyframe: true,
-            discontinuity: self.state.take_loss(),
-            data: vec![pkt.payload],
-        });
-        Ok(())
-    }
+forward_depacketizer!(Depacketizer, inner);
 
-    fn pull(&mut self) -> Option<AccessUnit> {
-        self.ready.pop_front()
-    }
-
-    fn params(&self) -> &CodecParams {
-        &self.params
-    }
-
-    fn stale_ssrc_packets(&self) -> u64 {
-        self.state.stale_ssrc_packets()
+/// Reads the channel count from the TOC byte that starts every Opus packet.
+fn read_toc(packet: &[u8], params: &mut CodecParams) {
+    // RFC 6716 §3.1: TOC byte = config (5 bits) | s (stereo) | c (frame count code).
+    if let Some(&toc) = packet.first() {
+        params.channels = Some(if toc & 0x04 != 0 { 2 } else { 1 });
     }
 }
 
@@ -80,29 +52,62 @@ impl crate::Depacketizer for Depacketizer {
 /// it for the first packet after a DTX gap).
 #[derive(Debug)]
 pub struct Packetizer {
-    writer: RtpWriter,
+    inner: generic::Packetizer,
 }
 
 impl Packetizer {
     /// A packetizer writing payload type `payload_type` with SSRC `ssrc`, numbering packets from
     /// `initial_seq`. `mtu` is accepted for uniformity.
-    pub fn new(payload_type: u8, ssrc: u32, initial_seq: u16, _mtu: usize) -> Self {
+    pub fn new(payload_type: u8, ssrc: u32, initial_seq: u16, mtu: usize) -> Self {
         Self {
-            writer: RtpWriter::new(payload_type, ssrc, initial_seq),
+            inner: generic::Packetizer::new(payload_type, ssrc, initial_seq, mtu)
+                .with_marker(false),
         }
     }
 }
 
 impl crate::Packetizer for Packetizer {
     fn packetize(&mut self, au: &AccessUnit, timestamp: u32, out: &mut Vec<Bytes>) {
-        let parts: Vec<&[u8]> = au.data.iter().map(|b| &b[..]).collect();
-        if parts.iter().all(|p| p.is_empty()) {
+        // An empty access unit has nothing to send.
+        if au.data.iter().all(|part| part.is_empty()) {
             return;
         }
-        out.push(self.writer.packet(false, timestamp, &parts));
+        self.inner.packetize(au, timestamp, out);
     }
 
     fn next_sequence_number(&self) -> u16 {
-        self.writer.next_sequence_number()
+        self.inner.next_sequence_number()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Packetizer as _, Timestamp};
+
+    #[test]
+    fn empty_access_units_are_not_sent() {
+        let mut p = Packetizer::new(111, 1, 5, 1400);
+        let mut au = AccessUnit {
+            timestamp: Timestamp {
+                ticks: 0,
+                clock_rate: CLOCK_RATE,
+            },
+            keyframe: true,
+            discontinuity: false,
+            data: vec![Bytes::new()],
+        };
+        let mut out = Vec::new();
+        p.packetize(&au, 0, &mut out);
+        au.data.clear();
+        p.packetize(&au, 960, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(p.next_sequence_number(), 5);
+        au.data = vec![Bytes::from_static(&[0xfc]), Bytes::from_static(&[1, 2])];
+        p.packetize(&au, 1920, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0][1], 111, "no marker bit");
+        assert_eq!(&out[0][12..], &[0xfc, 1, 2]);
+        assert_eq!(p.next_sequence_number(), 6);
     }
 }

@@ -1,6 +1,8 @@
 //! RFC 3640 `mpeg4-generic` AAC: AudioSpecificConfig parsing, depacketizing hand-built and captured
 //! packets, and packetizer round trips.
 
+mod common;
+
 use std::process::Command;
 
 use bytes::Bytes;
@@ -8,16 +10,10 @@ use proptest::prelude::*;
 use sluice_media::aac::{self, AudioSpecificConfig};
 use sluice_media::{AccessUnit, Depacketizer as _, MediaError, Packetizer as _, RtpIn, Timestamp};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
+use common::{unhex, CORPUS};
+
 const HBR: &str = "streamtype=5;profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;\
                    indexdeltalength=3;config=1190";
-
-fn unhex(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn pkt(seq: u16, ts: u32, marker: bool, payload: Vec<u8>) -> RtpIn {
     RtpIn {

@@ -1,6 +1,8 @@
 //! The codec factory against every SDP in `shared/corpus`: each audio section gets a depacketizer,
 //! and every AAC configuration there parses to sane parameters.
 
+mod common;
+
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -8,7 +10,7 @@ use sluice_media::codec::{depacketizer_for, packetizer_for};
 use sluice_media::RtpIn;
 use sluice_rtsp::sdp::{MediaDescription, SessionDescription};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
+use common::CORPUS;
 
 /// ISO/IEC 14496-3 Table 1.18 sampling rates.
 const AAC_RATES: [u32; 13] = [

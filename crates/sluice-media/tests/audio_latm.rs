@@ -1,21 +1,14 @@
 //! RFC 6416 `MP4A-LATM`: StreamMuxConfig parsing, out-of-band and in-band configurations, frames
 //! spread over packets, and packetizer round trips.
 
+mod common;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use sluice_media::latm::{self, StreamMuxConfig};
 use sluice_media::{AccessUnit, Depacketizer as _, MediaError, Packetizer as _, RtpIn, Timestamp};
 
-fn unhex(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn hex(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x}")).collect()
-}
+use common::{hex, unhex};
 
 fn pkt(seq: u16, ts: u32, marker: bool, payload: Vec<u8>) -> RtpIn {
     RtpIn {

@@ -1,19 +1,13 @@
 //! Keyframe detection against real camera traffic from `shared/corpus`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use sluice_media::{h264, h265};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
-
-fn unhex(hex: &str) -> Vec<u8> {
-    assert!(hex.len() % 2 == 0, "odd hex {hex}");
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
+use common::{unhex, CORPUS};
 
 /// The RTP payloads of the `pkt` lines of a `.pkts` file.
 fn payloads(path: &Path) -> Vec<Vec<u8>> {

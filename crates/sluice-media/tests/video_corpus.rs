@@ -1,6 +1,8 @@
 //! H.264 and H.265 depacketizers against real camera traffic from `shared/corpus`: every
 //! `rtp/*.pkts` file, the fmtp and SDP files, and the recorded Wowza session.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -8,19 +10,7 @@ use bytes::Bytes;
 use sluice_media::{h264, h265, AccessUnit, CodecParams, Depacketizer, RtpIn};
 use sluice_rtsp::sdp::SessionDescription;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
-
-fn unhex(hex: &str) -> Vec<u8> {
-    assert!(hex.len() % 2 == 0, "odd hex {hex}");
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn hex(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x}")).collect()
-}
+use common::{hex, unhex, CORPUS};
 
 /// A parsed `.pkts` file.
 #[derive(Debug, Default)]
