@@ -149,6 +149,9 @@ impl<'a> Format<'a> {
         let encoding = name.trim().to_ascii_uppercase();
         let clock_rate = match clock_rate {
             0 => default_clock(&encoding, &media.media),
+            // RFC 6416 §7.1: MPEG-4 Visual runs a 90 kHz clock. IOI TRK-101 announces 1000 Hz and
+            // older cameras 30000 Hz while stamping 90 kHz (CAMERA-QUIRKS #54).
+            rate if encoding == "MP4V-ES" && rate != DEFAULT_VIDEO_CLOCK => DEFAULT_VIDEO_CLOCK,
             rate => rate,
         };
         Self {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use sluice_media::codec::{depacketizer_for, packetizer_for};
@@ -237,6 +237,43 @@ fn static_payload_types_and_quirks() {
     assert_eq!(
         (d.params().codec.as_str(), d.params().clock_rate),
         ("PCM", 48_000)
+    );
+    // Dahua announces G.723 as "G723.1" (40-byte frames): an encoding without a depacketizer of its
+    // own passes through whole, one access unit per packet, under the name it was given.
+    let sdp = SessionDescription::parse(
+        b"v=0\r\ns=x\r\nt=0 0\r\nm=audio 0 RTP/AVP 97\r\na=rtpmap:97 G723.1/8000\r\n",
+    )
+    .unwrap();
+    let mut d = depacketizer_for(&sdp.media[0], 97).unwrap();
+    assert_eq!(
+        (d.params().codec.as_str(), d.params().clock_rate),
+        ("G723.1", 8000)
+    );
+    let frame = [0x5au8; 40];
+    for (i, ts) in [0u32, 240].into_iter().enumerate() {
+        d.push(RtpIn {
+            sequence_number: i as u16,
+            timestamp: ts,
+            marker: false,
+            payload_type: 97,
+            ssrc: 1,
+            payload: Bytes::copy_from_slice(&frame),
+        })
+        .unwrap();
+    }
+    let au = d.pull().expect("the first frame");
+    assert_eq!(au.data.concat(), frame);
+}
+
+/// CAMERA-QUIRKS #54: MP4V-ES announced at 1000 Hz (IOI TRK-101) runs a 90 kHz clock.
+#[test]
+fn mp4v_es_clock_is_90_khz() {
+    let text = std::fs::read_to_string(Path::new(CORPUS).join("sdp/ioi-trk-101-1.sdp")).unwrap();
+    let sdp = SessionDescription::parse(text.as_bytes()).unwrap();
+    let d = depacketizer_for(&sdp.media[0], 96).unwrap();
+    assert_eq!(
+        (d.params().codec.as_str(), d.params().clock_rate),
+        ("MP4V-ES", 90_000)
     );
 }
 
