@@ -71,11 +71,19 @@ pub(crate) fn interpret_describe(
     response: &Response,
     quirks: &mut QuirkLog,
 ) -> Result<Description, ClientError> {
-    let sdp = SessionDescription::parse(&response.body).map_err(|e| ClientError::Protocol {
+    let mut sdp = SessionDescription::parse(&response.body).map_err(|e| ClientError::Protocol {
         method: Some("DESCRIBE".to_owned()),
         url: request_url.to_owned(),
         detail: format!("unreadable SDP: {e}"),
     })?;
+    // CAMERA-QUIRKS #36.
+    let moved = sdp.adopt_misplaced_fmtp();
+    if moved > 0 {
+        quirks.record(
+            quirk::FMTP_MISPLACED,
+            format!("{moved} a=fmtp line(s) moved to the section of their payload type"),
+        );
+    }
     let content_base = response
         .headers
         .get("Content-Base")

@@ -98,6 +98,8 @@ pub const KEEPALIVE_UNANSWERED: &str = "keepalive-unanswered";
 pub const UDP_FALLBACK: &str = "udp-fallback-to-tcp";
 /// #34: the SDP lacks mandatory lines (`o=`, `s=`, `t=`).
 pub const SDP_INCOMPLETE: &str = "sdp-incomplete";
+/// #36: an `a=fmtp` sat in a section that does not list its payload type.
+pub const FMTP_MISPLACED: &str = "sdp-fmtp-misplaced";
 /// #37, #38, #60: a media section the client cannot receive was left out.
 pub const MEDIA_SKIPPED: &str = "sdp-media-skipped";
 /// #38: a video payload type without `rtpmap` (90 kHz assumed).

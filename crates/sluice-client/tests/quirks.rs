@@ -1871,6 +1871,18 @@ async fn g34_every_corpus_sdp_describes() {
                     if name.starts_with("tplink-application-only") {
                         assert!(has(session.quirks(), quirk::MEDIA_SKIPPED), "{name}");
                     }
+                    if name == "unknown-fmtp-in-wrong-section-1.sdp" {
+                        // #36: the video's fmtp, found in the audio section, is the video's again.
+                        assert!(has(session.quirks(), quirk::FMTP_MISPLACED), "{name}");
+                        let video = &session.tracks()[0];
+                        assert!(
+                            video
+                                .media
+                                .fmtp(96)
+                                .is_some_and(|f| f.contains("sprop-parameter-sets")),
+                            "{name}"
+                        );
+                    }
                 }
                 Err(ClientError::NoMedia { detail, .. }) => {
                     // Header-only samples (no m= line) and descriptions whose every section is

@@ -310,6 +310,49 @@ impl SessionDescription {
         Ok(sdp)
     }
 
+    /// Moves `a=fmtp` lines that sit in a section which does not list their payload type into the
+    /// section that does and has no fmtp of its own for it; returns how many moved.
+    ///
+    /// CAMERA-QUIRKS #36: some cameras put the video's `a=fmtp:96` at the end of the audio section
+    /// (`sdp/unknown-fmtp-in-wrong-section-1.sdp`), which leaves the video without its parameter
+    /// sets. Only dynamic payload types (96–127) move, and only to exactly one owner.
+    pub fn adopt_misplaced_fmtp(&mut self) -> usize {
+        let mut moved = 0;
+        for from in 0..self.media.len() {
+            let mut i = 0;
+            while i < self.media[from].attributes.len() {
+                let attr = &self.media[from].attributes[i];
+                let stray = attr
+                    .name
+                    .eq_ignore_ascii_case("fmtp")
+                    .then(|| attr.value.as_deref().and_then(split_payload_type))
+                    .flatten()
+                    .map(|(pt, _)| pt)
+                    .filter(|pt| (96..=127).contains(pt))
+                    .filter(|&pt| !self.media[from].payload_types().any(|p| p == pt));
+                let owners: Vec<usize> = stray
+                    .map(|pt| {
+                        (0..self.media.len())
+                            .filter(|&m| {
+                                m != from
+                                    && self.media[m].payload_types().any(|p| p == pt)
+                                    && self.media[m].fmtp(pt).is_none()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let [to] = owners[..] {
+                    let attr = self.media[from].attributes.remove(i);
+                    self.media[to].attributes.push(attr);
+                    moved += 1;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        moved
+    }
+
     /// The value of the first session-level attribute called `name` (ASCII case-insensitive);
     /// `Some("")` for a flag attribute.
     pub fn attribute(&self, name: &str) -> Option<&str> {

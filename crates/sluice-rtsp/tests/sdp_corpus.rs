@@ -765,3 +765,29 @@ proptest! {
         }
     }
 }
+
+/// CAMERA-QUIRKS #36: the video's fmtp at the end of the audio section goes back to the video.
+#[test]
+fn misplaced_fmtp_is_adopted_by_its_section() {
+    let mut misplaced = sdp("unknown-fmtp-in-wrong-section-1.sdp");
+    assert_eq!(misplaced.media[0].fmtp(96), None);
+    assert_eq!(misplaced.adopt_misplaced_fmtp(), 1);
+    assert!(misplaced.media[0]
+        .fmtp(96)
+        .is_some_and(|f| f.contains("sprop-parameter-sets=Z0IAH5WoFAFuQA==")));
+    assert!(misplaced.media[1]
+        .attributes
+        .iter()
+        .all(|a| a.name != "fmtp"));
+    assert_eq!(misplaced.adopt_misplaced_fmtp(), 0);
+    // Nothing moves in any other corpus SDP.
+    let moved: Vec<String> = corpus_files("sdp")
+        .iter()
+        .filter_map(|path| {
+            let mut sdp = SessionDescription::parse(&fs::read(path).ok()?).ok()?;
+            (sdp.adopt_misplaced_fmtp() > 0)
+                .then(|| path.file_name().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    assert_eq!(moved, ["unknown-fmtp-in-wrong-section-1.sdp"]);
+}
