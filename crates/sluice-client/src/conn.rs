@@ -21,8 +21,11 @@ const LIMITS: Limits = Limits {
     max_body_bytes: 1024 * 1024,
 };
 
-/// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 64 * 1024;
+/// Size of the chunks the connection is read into.
+const READ_CHUNK: usize = 128 * 1024;
+
+/// A new chunk starts when less than this is left in the current one.
+const MIN_READ_ROOM: usize = 8 * 1024;
 
 /// Most bytes waiting to be written before the connection counts as stuck (a server that stopped
 /// reading).
@@ -224,7 +227,12 @@ impl Reader {
             if self.eof {
                 return Ok(None);
             }
-            self.buf.reserve(READ_CHUNK);
+            // Reads go back to back into one chunk, from which decoded packets are split off as
+            // `Bytes`: a chunk is freed once every packet cut from it is gone. Reserving on every
+            // read would start a new chunk per read, each pinned by the packets in it.
+            if self.buf.capacity() - self.buf.len() < MIN_READ_ROOM {
+                self.buf.reserve(READ_CHUNK);
+            }
             let n = self
                 .half
                 .read_buf(&mut self.buf)

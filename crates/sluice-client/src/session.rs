@@ -199,8 +199,13 @@ type Established = (Link, Description, RtspUrl, Streams);
 /// The stages of replacing the session by a new one.
 #[derive(Debug)]
 enum Reconnect {
-    /// The old connection is being torn down (repeating this after a cancel is harmless).
-    TearingDown { target: RtspUrl, lower: Requested },
+    /// The old connection is being torn down, until `until`: the bound holds across cancelled calls
+    /// (sending TEARDOWN again after a cancel is harmless).
+    TearingDown {
+        target: RtspUrl,
+        lower: Requested,
+        until: Instant,
+    },
     /// The new session is being set up in a task of its own, which a cancelled `next` does not
     /// stop; dropping the session aborts it.
     Establishing(AbortOnDrop<Result<Established, ClientError>>),
@@ -779,25 +784,32 @@ impl Playing {
 
     /// Replaces the session by a new one at `target`.
     async fn reconnect(&mut self, target: RtspUrl, lower: Requested) -> Result<(), ClientError> {
-        self.reconnect = Some(Reconnect::TearingDown { target, lower });
+        self.reconnect = Some(Reconnect::TearingDown {
+            target,
+            lower,
+            until: Instant::now() + Duration::from_secs(1),
+        });
         self.resume_reconnect().await
     }
 
     /// Carries a reconnect forward from the stage it reached. Cancel-safe: every await leaves
     /// `self.reconnect` in a state the next call can resume from.
     async fn resume_reconnect(&mut self) -> Result<(), ClientError> {
-        if let Some(Reconnect::TearingDown { .. }) = self.reconnect {
+        if let Some(Reconnect::TearingDown { until, .. }) = self.reconnect {
             if let Some(p) = self.pending.take() {
                 self.link.abandon(p.cseq);
             }
             // Best-effort TEARDOWN on the old connection, bounded.
-            let aggregate = self.description.aggregate.clone();
-            let link = &mut self.link;
-            link.discard_data = true;
-            let teardown = link.request(Method::Teardown, &aggregate, &[]);
-            let _ = tokio::time::timeout(Duration::from_secs(1), teardown).await;
-            link.conn.shutdown().await;
-            let Some(Reconnect::TearingDown { target, lower }) = self.reconnect.take() else {
+            let left = until.saturating_duration_since(Instant::now());
+            if !left.is_zero() {
+                let aggregate = self.description.aggregate.clone();
+                let link = &mut self.link;
+                link.discard_data = true;
+                let teardown = link.request(Method::Teardown, &aggregate, &[]);
+                let _ = tokio::time::timeout(left, teardown).await;
+            }
+            self.link.conn.shutdown().await;
+            let Some(Reconnect::TearingDown { target, lower, .. }) = self.reconnect.take() else {
                 // Invariant: only this function changes `reconnect`, and it was `TearingDown`.
                 unreachable!("reconnect stage changed during teardown");
             };
@@ -910,9 +922,15 @@ impl Drop for UdpReceivers {
 }
 
 async fn receive(socket: Arc<UdpSocket>, slot: usize, rtcp: bool, tx: mpsc::Sender<Datagram>) {
-    let mut buf = BytesMut::new();
+    const MAX_DATAGRAM: usize = 65_536;
+    const CHUNK: usize = 512 * 1024;
+    // Datagrams are received back to back into one chunk and split off as `Bytes`; a chunk is freed
+    // when the last packet cut from it is dropped (a chunk per datagram would pin 64 KiB each).
+    let mut buf = BytesMut::with_capacity(CHUNK);
     loop {
-        buf.reserve(65_536);
+        if buf.capacity() - buf.len() < MAX_DATAGRAM {
+            buf = BytesMut::with_capacity(CHUNK);
+        }
         match socket.recv_buf_from(&mut buf).await {
             Ok((n, from)) => {
                 let data = buf.split_to(n).freeze();

@@ -1786,7 +1786,7 @@ async fn f33_fallback_survives_a_cancelled_next() {
             describe(SDP_VIDEO),
             setup_udp(),
             play(),
-            Step::sleep_ms(3000),
+            Step::sleep_ms(8000),
         ]),
         Script::new([happy_tcp(), vec![Step::rtp(0, 10)]].concat()),
     ])
@@ -1800,6 +1800,7 @@ async fn f33_fallback_survives_a_cancelled_next() {
             .await
             .unwrap();
         let mut tick = tokio::time::interval(Duration::from_millis(2));
+        let started = std::time::Instant::now();
         let mut received = Vec::new();
         let mut cancelled = 0u32;
         while received.len() < 10 {
@@ -1814,6 +1815,13 @@ async fn f33_fallback_survives_a_cancelled_next() {
         assert!(
             cancelled > 10,
             "the timer never cancelled next ({cancelled})"
+        );
+        // The camera never answers the TEARDOWN: its 1 s bound holds across the cancelled calls
+        // (the fallback is due after 1 s, then at most 1 s of TEARDOWN, then the TCP session).
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "the fallback took {:?}",
+            started.elapsed()
         );
         assert_contiguous(&seqs(&received));
         assert_eq!(playing.transport(), Transport::Tcp);

@@ -102,6 +102,9 @@ pub struct StreamStats {
     pub bytes_in: AtomicU64,
     /// Packets dropped because they were not valid RTP.
     pub invalid_packets: AtomicU64,
+    /// Packets dropped because they came after later ones of a track whose numbering moved on
+    /// (a packet was split before them), so that their numbers would clash.
+    pub late_packets: AtomicU64,
 }
 
 /// A live stream on a path.
@@ -130,6 +133,8 @@ struct Inner {
     inband: Option<InBandParams>,
     /// Per track, what re-fragmented packets added to the sequence numbers so far.
     extra_seq: Vec<u16>,
+    /// Per track, the highest sequence number mapped so far (before `extra_seq`).
+    highest_seq: Vec<Option<u16>>,
     /// After a source restart: when the previous session's last packet came. Each track's gap is
     /// measured from it to the track's first packet of the new session, so that audio, which resumes at
     /// once, and video, which resumes at the next keyframe, stay in sync.
@@ -189,6 +194,7 @@ impl Stream {
                 prelude_from: None,
                 inband,
                 extra_seq: vec![0; n],
+                highest_seq: vec![None; n],
                 resumed_after: None,
             }),
         }
@@ -250,7 +256,9 @@ impl Stream {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.last_packet = Some(now);
-        if let (Some(payload), Some(inband)) = (&prelude, &mut inner.inband) {
+        if let (Some(payload), Some(inband), true) =
+            (&prelude, &mut inner.inband, self.video == Some(track))
+        {
             if inband.observe(payload) {
                 debug!(path = %self.path, "in-band parameter sets changed");
             }
@@ -274,6 +282,17 @@ impl Stream {
         }
         let mut out = cont.map(input);
         let extra = inner.extra_seq.get(track).copied().unwrap_or(0);
+        if let Some(highest) = inner.highest_seq.get_mut(track) {
+            let newer = highest.is_none_or(|h| out.seq.wrapping_sub(h) as i16 > 0);
+            if extra != 0 && !newer {
+                // Once a packet was split, a late one would take a number already given out.
+                self.stats.late_packets.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            if newer {
+                *highest = Some(out.seq);
+            }
+        }
         out.seq = out.seq.wrapping_add(extra);
         let video = self.video == Some(track);
         let mut pieces = Vec::new();
@@ -1068,6 +1087,12 @@ mod tests {
         assert!(!got[2].keyframe);
         // The cache holds the same packets.
         assert_eq!(gop_seqs(&s), seqs);
+        // A packet that comes late, from before the split, would clash with a fragment's number.
+        s.publish(0, nal(99, 0, NON_IDR));
+        assert!(sub.rx.try_recv().is_err());
+        assert_eq!(s.stats().late_packets.load(Ordering::Relaxed), 1);
+        s.publish(0, nal(103, 7200, NON_IDR));
+        assert_eq!(header(&sub.rx.try_recv().unwrap()).0, 100 + n as u16);
     }
 
     /// An IDR picture in several slices, each fragmented: one cache, not one per slice.

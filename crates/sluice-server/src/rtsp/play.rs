@@ -103,6 +103,11 @@ impl Progress {
     }
 }
 
+/// A packet's RTP sequence number.
+fn seq_of(p: &Packet) -> Option<u16> {
+    p.data.get(2..4).map(|s| u16::from_be_bytes([s[0], s[1]]))
+}
+
 /// A reader's view of a stream.
 pub struct Player {
     pending: VecDeque<Packet>,
@@ -119,21 +124,26 @@ pub struct Player {
 }
 
 impl Player {
-    /// Starts with the GOP cache (what of it comes after `progress`), then live packets.
+    /// Starts with the GOP cache, then live packets. After a PAUSE that ended within the cached GOP
+    /// (the cache holds the last video packet sent), only what comes after `progress` is sent again;
+    /// otherwise the whole cache, which then starts after everything sent before.
     pub fn new(
         sub: Subscription,
         video: Option<usize>,
         outs: Vec<Option<TrackOut>>,
         progress: Progress,
     ) -> Player {
+        let within_gop = video.is_some_and(|v| {
+            progress.last(v).is_some_and(|last| {
+                sub.gop
+                    .iter()
+                    .any(|p| p.track == v && seq_of(p) == Some(last))
+            })
+        });
         let pending = sub
             .gop
             .into_iter()
-            .filter(|p| {
-                p.data
-                    .get(2..4)
-                    .is_none_or(|s| progress.is_new(p.track, u16::from_be_bytes([s[0], s[1]])))
-            })
+            .filter(|p| !within_gop || seq_of(p).is_none_or(|seq| progress.is_new(p.track, seq)))
             .collect();
         Player {
             pending,
@@ -168,10 +178,6 @@ impl Player {
         };
         if !self.state.admit(&p, self.video) {
             return;
-        }
-        if let Some(s) = p.data.get(2..4) {
-            self.progress
-                .record(p.track, u16::from_be_bytes([s[0], s[1]]));
         }
         if let Some(h) = p.data.get(4..12) {
             out.last_ts = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
@@ -328,7 +334,18 @@ impl Player {
                 k += 2;
             }
         }
-        write_all_vectored(w, &mut iov[..k]).await
+        write_all_vectored(w, &mut iov[..k]).await?;
+        self.mark_sent(batch);
+        Ok(())
+    }
+
+    /// Records the batch as sent (for a PLAY after PAUSE).
+    fn mark_sent(&self, batch: &[Packet]) {
+        for p in batch {
+            if let Some(seq) = seq_of(p) {
+                self.progress.record(p.track, seq);
+            }
+        }
     }
 
     /// Sends a batch as UDP datagrams, each to its track's RTP address: in one `sendmmsg(2)` on Linux (more
@@ -352,7 +369,7 @@ impl Player {
             |p, to, e| {
                 state.lost += 1;
                 *errors += 1;
-                let seq = p.data.get(2..4).map(|s| u16::from_be_bytes([s[0], s[1]]));
+                let seq = seq_of(p);
                 if *errors == 1 {
                     warn!(%to, track = p.track, ?seq, error = %e, "UDP send failed (more at debug level)");
                 } else {
@@ -361,6 +378,7 @@ impl Player {
             },
         )
         .await;
+        self.mark_sent(batch);
     }
 }
 
@@ -448,6 +466,46 @@ mod tests {
             90_000,
         ))];
         Player::new(stream.subscribe().unwrap(), Some(0), outs, Progress::new(1))
+    }
+
+    /// An IDR slice (a keyframe for the GOP cache).
+    fn keyframe(seq: u16) -> Bytes {
+        let mut b = BytesMut::from(&packet(seq, true)[..]);
+        b[12] = 0x65;
+        b.freeze()
+    }
+
+    fn pending_seqs(p: &Player) -> Vec<u16> {
+        p.pending.iter().filter_map(seq_of).collect()
+    }
+
+    #[test]
+    fn play_after_pause_resends_only_what_follows_within_the_gop() {
+        let (_hub, _claim, stream) = stream();
+        stream.publish(0, keyframe(10));
+        for seq in 11..15 {
+            stream.publish(0, packet(seq, true));
+        }
+        // Sent up to 12 before the pause: the cache holds 12, so 13 and 14 follow.
+        let progress = Progress::new(1);
+        progress.record(0, 12);
+        let outs = || {
+            vec![Some(TrackOut::new(
+                Dest::Channel(0),
+                Dest::Channel(1),
+                90_000,
+            ))]
+        };
+        let p = Player::new(stream.subscribe().unwrap(), Some(0), outs(), progress);
+        assert_eq!(pending_seqs(&p), [13, 14]);
+        // Sent up to a packet the cache no longer holds (a long pause, or sequence numbers that
+        // wrapped meanwhile): the whole cache, from its keyframe.
+        for last in [9, 40_000] {
+            let progress = Progress::new(1);
+            progress.record(0, last);
+            let p = Player::new(stream.subscribe().unwrap(), Some(0), outs(), progress);
+            assert_eq!(pending_seqs(&p), [10, 11, 12, 13, 14], "last sent {last}");
+        }
     }
 
     #[tokio::test(start_paused = true)]
