@@ -317,36 +317,61 @@ impl SessionDescription {
     /// (`sdp/unknown-fmtp-in-wrong-section-1.sdp`), which leaves the video without its parameter
     /// sets. Only dynamic payload types (96–127) move, and only to exactly one owner.
     pub fn adopt_misplaced_fmtp(&mut self) -> usize {
+        // Linear in the size of the description (cameras are hostile too): per dynamic payload
+        // type, a bit per section for "lists it" and "has an fmtp for it".
+        let dynamic = |pt: u8| (96..=127).contains(&pt).then(|| 1u32 << (pt - 96));
+        let fmtp_pt = |a: &Attribute| -> Option<u8> {
+            if !a.name.eq_ignore_ascii_case("fmtp") {
+                return None;
+            }
+            Some(split_payload_type(a.value.as_deref()?)?.0)
+        };
+        let lists: Vec<u32> = self
+            .media
+            .iter()
+            .map(|m| m.payload_types().filter_map(dynamic).fold(0, |a, b| a | b))
+            .collect();
+        let mut has_fmtp: Vec<u32> = self
+            .media
+            .iter()
+            .map(|m| {
+                m.attributes
+                    .iter()
+                    .filter_map(fmtp_pt)
+                    .filter_map(dynamic)
+                    .fold(0, |a, b| a | b)
+            })
+            .collect();
+        // For each dynamic payload type, the sections that list it without an fmtp for it: the
+        // first two are enough to tell "exactly one".
+        let owners = |lists: &[u32], has_fmtp: &[u32], bit: u32| -> Option<usize> {
+            let mut found =
+                (0..lists.len()).filter(|&m| lists[m] & bit != 0 && has_fmtp[m] & bit == 0);
+            let first = found.next()?;
+            found.next().is_none().then_some(first)
+        };
+        let mut owner_of: [Option<Option<usize>>; 32] = [None; 32];
         let mut moved = 0;
         for from in 0..self.media.len() {
             let mut i = 0;
             while i < self.media[from].attributes.len() {
-                let attr = &self.media[from].attributes[i];
-                let stray = attr
-                    .name
-                    .eq_ignore_ascii_case("fmtp")
-                    .then(|| attr.value.as_deref().and_then(split_payload_type))
-                    .flatten()
-                    .map(|(pt, _)| pt)
-                    .filter(|pt| (96..=127).contains(pt))
-                    .filter(|&pt| !self.media[from].payload_types().any(|p| p == pt));
-                let owners: Vec<usize> = stray
-                    .map(|pt| {
-                        (0..self.media.len())
-                            .filter(|&m| {
-                                m != from
-                                    && self.media[m].payload_types().any(|p| p == pt)
-                                    && self.media[m].fmtp(pt).is_none()
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if let [to] = owners[..] {
-                    let attr = self.media[from].attributes.remove(i);
-                    self.media[to].attributes.push(attr);
-                    moved += 1;
-                } else {
-                    i += 1;
+                let bit = fmtp_pt(&self.media[from].attributes[i])
+                    .and_then(dynamic)
+                    .filter(|bit| lists[from] & bit == 0);
+                let to = bit.and_then(|bit| {
+                    let slot = &mut owner_of[bit.trailing_zeros() as usize];
+                    *slot.get_or_insert_with(|| owners(&lists, &has_fmtp, bit))
+                });
+                match (to, bit) {
+                    (Some(to), Some(bit)) => {
+                        let attr = self.media[from].attributes.remove(i);
+                        self.media[to].attributes.push(attr);
+                        has_fmtp[to] |= bit;
+                        // The owner has its fmtp now: later strays for this type stay where they are.
+                        owner_of[bit.trailing_zeros() as usize] = Some(None);
+                        moved += 1;
+                    }
+                    _ => i += 1,
                 }
             }
         }

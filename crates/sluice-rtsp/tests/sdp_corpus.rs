@@ -791,3 +791,24 @@ fn misplaced_fmtp_is_adopted_by_its_section() {
         .collect();
     assert_eq!(moved, ["unknown-fmtp-in-wrong-section-1.sdp"]);
 }
+
+/// Only one fmtp moves per payload type, and only to a single section that lists it; a second
+/// stray stays put, and an ambiguous owner gets nothing.
+#[test]
+fn misplaced_fmtp_moves_only_when_unambiguous() {
+    let text = "v=0\r\ns=x\r\nt=0 0\r\n\
+                m=video 0 RTP/AVP 96\r\n\
+                m=audio 0 RTP/AVP 8\r\na=fmtp:96 first\r\na=fmtp:96 second\r\na=fmtp:97 nobody\r\n\
+                m=video 0 RTP/AVP 98\r\nm=video 0 RTP/AVP 98\r\n\
+                m=audio 0 RTP/AVP 0\r\na=fmtp:98 two owners\r\n";
+    let mut sdp = SessionDescription::parse(text.as_bytes()).unwrap();
+    assert_eq!(sdp.adopt_misplaced_fmtp(), 1);
+    assert_eq!(sdp.media[0].fmtp(96), Some("first"));
+    let left: Vec<_> = sdp.media[1]
+        .attributes
+        .iter()
+        .filter_map(|a| a.value.as_deref())
+        .collect();
+    assert_eq!(left, ["96 second", "97 nobody"]);
+    assert_eq!(sdp.media[4].attributes.len(), 1);
+}
