@@ -10,6 +10,10 @@
 //!
 //! Fragmentation units that are too big are cut into smaller ones of the same NAL unit (the start bit
 //! stays on the first, the end bit on the last).
+//!
+//! H.265 streams that carry decoding order numbers (`sprop-max-don-diff` or `sprop-depack-buf-nalus`
+//! above 0, RFC 7798 §4.4) are left alone: their packets hold DONL/DOND fields this does not rewrite.
+//! Source packets' CSRC lists and header extensions are not carried into the pieces.
 
 use bytes::Bytes;
 use sluice_rtsp::rtp::RtpPacket;
@@ -29,9 +33,14 @@ pub struct Refragmenter {
 }
 
 impl Refragmenter {
-    /// A refragmenter for an `a=rtpmap` encoding name (`H264`, `H265`, any case) that keeps packets
-    /// at or under `max_packet` bytes (RTP header included); `None` for other codecs.
-    pub fn for_encoding(encoding: &str, max_packet: usize) -> Option<Refragmenter> {
+    /// A refragmenter for an `a=rtpmap` encoding name (`H264`, `H265`, any case) and its fmtp that
+    /// keeps packets at or under `max_packet` bytes (RTP header included); `None` for other codecs
+    /// and for H.265 with decoding order numbers.
+    pub fn for_encoding(
+        encoding: &str,
+        fmtp: Option<&str>,
+        max_packet: usize,
+    ) -> Option<Refragmenter> {
         let codec = if encoding.eq_ignore_ascii_case("H264") {
             Codec::H264
         } else if encoding.eq_ignore_ascii_case("H265") {
@@ -39,6 +48,17 @@ impl Refragmenter {
         } else {
             return None;
         };
+        // RFC 7798 §7.1: DONL/DOND are present when either parameter is above 0.
+        let don = sluice_rtsp::sdp::parse_fmtp(fmtp.unwrap_or_default())
+            .iter()
+            .any(|(name, value)| {
+                (name.eq_ignore_ascii_case("sprop-max-don-diff")
+                    || name.eq_ignore_ascii_case("sprop-depack-buf-nalus"))
+                    && value.trim().parse::<u32>().is_ok_and(|v| v > 0)
+            });
+        if codec == Codec::H265 && don {
+            return None;
+        }
         Some(Refragmenter { codec, max_packet })
     }
 
@@ -69,7 +89,7 @@ impl Refragmenter {
                 Some(0..=47) => nals.push(payload),
                 // RFC 7798 §4.4.2: AP.
                 Some(48) => nals.extend(aggregated(payload.get(2..).unwrap_or_default())),
-                // RFC 7798 §4.4.3: FU, payload header and FU header (no DONL: see the depacketizer).
+                // RFC 7798 §4.4.3: FU, payload header and FU header (no DONL: see `for_encoding`).
                 Some(49) => return self.split_fu(&rtp, 3, out),
                 _ => return false,
             },
@@ -194,16 +214,16 @@ mod tests {
 
     #[test]
     fn small_packets_and_other_codecs_pass() {
-        let r = Refragmenter::for_encoding("H264", 1400).unwrap();
+        let r = Refragmenter::for_encoding("H264", None, 1400).unwrap();
         let mut out = Vec::new();
         assert!(!r.split(&packet(1, true, &slice(1000)), &mut out));
         assert!(out.is_empty());
-        assert!(Refragmenter::for_encoding("PCMU", 1400).is_none());
+        assert!(Refragmenter::for_encoding("PCMU", None, 1400).is_none());
     }
 
     #[test]
     fn a_big_fu_a_is_cut_keeping_its_start_and_end_bits() {
-        let r = Refragmenter::for_encoding("H264", 1400).unwrap();
+        let r = Refragmenter::for_encoding("H264", None, 1400).unwrap();
         let data = slice(5000);
         // The NAL unit in three FU-A of which the middle one is too big.
         let fu = |bits: u8, part: &[u8]| {
@@ -245,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_big_single_nal_packet_becomes_fragments_that_depacketize_to_it() {
-        let r = Refragmenter::for_encoding("h264", 1400).unwrap();
+        let r = Refragmenter::for_encoding("h264", None, 1400).unwrap();
         let big = slice(20_000);
         let mut out = Vec::new();
         assert!(r.split(&packet(7, true, &big), &mut out));
@@ -273,7 +293,7 @@ mod tests {
 
     #[test]
     fn an_unmarked_aggregation_packet_keeps_its_marker_clear() {
-        let r = Refragmenter::for_encoding("H264", 1400).unwrap();
+        let r = Refragmenter::for_encoding("H264", None, 1400).unwrap();
         let (a, b) = (slice(900), slice(900));
         let mut stap = vec![24];
         for n in [&a, &b] {
@@ -287,8 +307,16 @@ mod tests {
     }
 
     #[test]
+    fn h265_with_decoding_order_numbers_is_left_alone() {
+        let fmtp = Some("sprop-max-don-diff=2;sprop-vps=QAE=");
+        assert!(Refragmenter::for_encoding("H265", fmtp, 1200).is_none());
+        assert!(Refragmenter::for_encoding("H265", Some("sprop-max-don-diff=0"), 1200).is_some());
+        assert!(Refragmenter::for_encoding("H264", fmtp, 1200).is_some());
+    }
+
+    #[test]
     fn h265_single_nal_packet() {
-        let r = Refragmenter::for_encoding("H265", 1200).unwrap();
+        let r = Refragmenter::for_encoding("H265", None, 1200).unwrap();
         let mut nal = vec![0x26, 0x01];
         nal.extend((0..5000).map(|i| (i % 200) as u8 | 1));
         let mut out = Vec::new();

@@ -168,7 +168,12 @@ impl Stream {
     ) -> Stream {
         if max_packet > 0 {
             for t in &mut tracks {
-                t.refragment = Refragmenter::for_encoding(&t.encoding, max_packet);
+                let fmtp = t
+                    .media
+                    .payload_types()
+                    .next()
+                    .and_then(|pt| t.media.fmtp(pt));
+                t.refragment = Refragmenter::for_encoding(&t.encoding, fmtp, max_packet);
             }
         }
         let video = tracks.iter().position(Track::has_keyframes);
@@ -414,6 +419,9 @@ impl Stream {
             if let Some(p) = inband.as_ref().filter(|_| self.video == Some(i)) {
                 announce_parameter_sets(&mut m, p);
             }
+            if t.refragment.is_some() {
+                announce_fragmentation(&mut m);
+            }
             m.port = 0;
             m.num_ports = None;
             m.connection = None;
@@ -538,16 +546,49 @@ fn announce_parameter_sets(m: &mut MediaDescription, p: &InBandParams) {
         let Some(params) = p.fmtp(m.fmtp(pt)) else {
             return;
         };
-        let value = format!("{pt} {params}");
-        let existing = m.attributes.iter_mut().find(|a| {
-            a.name.eq_ignore_ascii_case("fmtp")
-                && a.value.as_deref().and_then(|v| v.split_whitespace().next())
-                    == Some(pt.to_string().as_str())
-        });
-        match existing {
-            Some(a) => a.value = Some(value),
-            None => m.attributes.push(attr("fmtp", Some(&value))),
+        set_fmtp(m, pt, &params);
+    }
+}
+
+/// An H.264 track whose oversized packets may be split into FU-A: its readers are told
+/// `packetization-mode=1` (RFC 6184 §6.2: mode 0, the default, allows no FU-A), which also covers
+/// what a mode 0 camera sends.
+fn announce_fragmentation(m: &mut MediaDescription) {
+    let pts: Vec<u8> = m.payload_types().collect();
+    for pt in pts {
+        if !m
+            .rtpmap(pt)
+            .is_some_and(|r| r.encoding.eq_ignore_ascii_case("H264"))
+        {
+            continue;
         }
+        let mut params: Vec<String> = sluice_rtsp::sdp::parse_fmtp(m.fmtp(pt).unwrap_or_default())
+            .into_iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("packetization-mode"))
+            .map(|(name, value)| {
+                if value.is_empty() {
+                    name
+                } else {
+                    format!("{name}={value}")
+                }
+            })
+            .collect();
+        params.insert(0, "packetization-mode=1".to_owned());
+        set_fmtp(m, pt, &params.join(";"));
+    }
+}
+
+/// Replaces (or adds) the `a=fmtp` line of `pt`.
+fn set_fmtp(m: &mut MediaDescription, pt: u8, params: &str) {
+    let value = format!("{pt} {params}");
+    let existing = m.attributes.iter_mut().find(|a| {
+        a.name.eq_ignore_ascii_case("fmtp")
+            && a.value.as_deref().and_then(|v| v.split_whitespace().next())
+                == Some(pt.to_string().as_str())
+    });
+    match existing {
+        Some(a) => a.value = Some(value),
+        None => m.attributes.push(attr("fmtp", Some(&value))),
     }
 }
 
@@ -1093,6 +1134,25 @@ mod tests {
         assert_eq!(s.stats().late_packets.load(Ordering::Relaxed), 1);
         s.publish(0, nal(103, 7200, NON_IDR));
         assert_eq!(header(&sub.rx.try_recv().unwrap()).0, 100 + n as u16);
+    }
+
+    /// Splitting may send FU-A, which packetization mode 0 (the default when the camera says nothing)
+    /// does not allow: readers are told mode 1.
+    #[test]
+    fn reader_sdp_announces_packetization_mode_1_when_packets_may_be_split() {
+        let h = hub(0.0);
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        let sdp = s.reader_sdp("127.0.0.1");
+        assert!(sdp.contains("a=fmtp:96 packetization-mode=1\r\n"), "{sdp}");
+
+        let mut config = Config::parse("", "t").unwrap();
+        config.hub.max_packet_bytes = 0;
+        let h = Hub::new(Arc::new(config));
+        let mut c = h.claim("cam").unwrap();
+        let s = c.start(tracks());
+        let sdp = s.reader_sdp("127.0.0.1");
+        assert!(!sdp.contains("a=fmtp"), "{sdp}");
     }
 
     /// An IDR picture in several slices, each fragmented: one cache, not one per slice.
