@@ -313,6 +313,12 @@ impl Conn {
     fn on_data(&mut self, frame: InterleavedFrame) {
         let Some(s) = &self.session else { return };
         s.activity.touch(now());
+        if let Role::Reader(_) = &s.role {
+            // Readers send RTCP receiver reports on the odd channels.
+            if frame.channel % 2 == 1 {
+                s.activity.on_rtcp(&frame.payload);
+            }
+        }
         if let Role::Publisher(p) = &s.role {
             let Some(stream) = &p.stream else { return };
             if let Some(&(_, track, is_rtp)) =
@@ -353,7 +359,15 @@ impl Conn {
             match s.role {
                 Role::Reader(r) => {
                     if r.playing.is_some() {
-                        info!(conn = self.id, path = r.stream.path(), "reader left");
+                        let report = s.activity.reader_report();
+                        info!(
+                            conn = self.id,
+                            path = r.stream.path(),
+                            reported_tracks = report.tracks,
+                            reported_lost = report.lost,
+                            reported_jitter = report.jitter,
+                            "reader left"
+                        );
                     }
                 }
                 Role::Publisher(p) => {

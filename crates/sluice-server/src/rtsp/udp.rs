@@ -1,7 +1,8 @@
 //! The shared UDP sockets: unicast RTP/RTCP on `rtp_port`/`rtcp_port` for every session, and multicast senders.
 //!
 //! Publishers over UDP send to our RTP port; we know them by source address, registered at RECORD. Readers'
-//! RTCP receiver reports arrive on the RTCP port and keep their sessions alive.
+//! RTCP receiver reports arrive on the RTCP port, keep their sessions alive, and are summed for the log line
+//! that ends the reader.
 
 use std::collections::HashMap;
 use std::io;
@@ -14,13 +15,32 @@ use bytes::BytesMut;
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
+use sluice_rtsp::rtcp::{self, ReportBlock, RtcpPacket};
+
 use crate::hub::Stream;
 
-/// When a session last showed signs of life (a request, an RTCP report, a media packet).
+/// When a session last showed signs of life (a request, an RTCP report, a media packet), and what a
+/// reader's RTCP receiver reports said.
 #[derive(Debug)]
 pub struct Activity {
     base: Instant,
     last_ms: AtomicU64,
+    /// The last report block per reported SSRC (one per track), bounded by [`MAX_REPORTED_SSRCS`].
+    reports: Mutex<HashMap<u32, ReportBlock>>,
+}
+
+/// Most SSRCs whose report blocks a session keeps (a reader reports one per track).
+const MAX_REPORTED_SSRCS: usize = 16;
+
+/// What a reader's receiver reports said, summed over its tracks (RFC 3550 §6.4.1).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReaderReport {
+    /// Tracks reported on.
+    pub tracks: usize,
+    /// Cumulative packets lost, as the reader counts them.
+    pub lost: i64,
+    /// Largest interarrival jitter, in RTP timestamp units of its track.
+    pub jitter: u32,
 }
 
 impl Activity {
@@ -29,7 +49,36 @@ impl Activity {
         Arc::new(Activity {
             base: Instant::now(),
             last_ms: AtomicU64::new(0),
+            reports: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// An RTCP compound packet from the reader: keeps the report blocks of its RR and SR packets.
+    /// Anything unparseable is ignored (it still counted as a sign of life).
+    pub fn on_rtcp(&self, packet: &[u8]) {
+        let mut reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+        for p in rtcp::parse_compound(packet) {
+            let blocks = match p {
+                Ok(RtcpPacket::ReceiverReport(rr)) => rr.reports,
+                Ok(RtcpPacket::SenderReport(sr)) => sr.reports,
+                _ => continue,
+            };
+            for block in blocks {
+                if reports.len() < MAX_REPORTED_SSRCS || reports.contains_key(&block.ssrc) {
+                    reports.insert(block.ssrc, block);
+                }
+            }
+        }
+    }
+
+    /// The receiver reports so far, summed over tracks.
+    pub fn reader_report(&self) -> ReaderReport {
+        let reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+        ReaderReport {
+            tracks: reports.len(),
+            lost: reports.values().map(|b| i64::from(b.cumulative_lost)).sum(),
+            jitter: reports.values().map(|b| b.jitter).max().unwrap_or(0),
+        }
     }
 
     /// Marks the session alive at `now`.
@@ -230,7 +279,10 @@ impl UdpPair {
                     activity.touch(now);
                     stream.publish(track, data);
                 }
-                Some(Route::Report { activity }) => activity.touch(now),
+                Some(Route::Report { activity }) => {
+                    activity.touch(now);
+                    activity.on_rtcp(&data);
+                }
                 None => {}
             }
         }
@@ -290,4 +342,52 @@ pub fn multicast_sender(ttl: u8) -> io::Result<UdpSocket> {
     s.set_multicast_ttl_v4(u32::from(ttl))?;
     s.set_multicast_loop_v4(true)?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_rtsp::rtcp::ReceiverReport;
+
+    use super::*;
+
+    fn rr(ssrc: u32, lost: i32, jitter: u32) -> BytesMut {
+        let mut out = BytesMut::new();
+        ReceiverReport {
+            ssrc: 0xfeed,
+            reports: vec![ReportBlock {
+                ssrc,
+                fraction_lost: 0,
+                cumulative_lost: lost,
+                highest_seq: 1000,
+                jitter,
+                last_sr: 0,
+                delay_since_last_sr: 0,
+            }],
+        }
+        .write(&mut out);
+        out
+    }
+
+    #[test]
+    fn receiver_reports_are_summed_over_tracks() {
+        let a = Activity::new();
+        assert_eq!(a.reader_report(), ReaderReport::default());
+        a.on_rtcp(&rr(1, 3, 40));
+        a.on_rtcp(&rr(2, 1, 900));
+        a.on_rtcp(&rr(1, 5, 20)); // a newer report for track 1 replaces the old one
+        a.on_rtcp(b"\x81\xc9\xff\xff junk");
+        assert_eq!(
+            a.reader_report(),
+            ReaderReport {
+                tracks: 2,
+                lost: 6,
+                jitter: 900
+            }
+        );
+        // A flood of SSRCs is bounded.
+        for ssrc in 10..1000 {
+            a.on_rtcp(&rr(ssrc, 1, 0));
+        }
+        assert_eq!(a.reader_report().tracks, MAX_REPORTED_SSRCS);
+    }
 }
