@@ -17,6 +17,12 @@ use crate::{AccessUnit, CodecParams, DepacketizeError, MediaError, RtpIn, Timest
 /// Largest access unit reassembled from fragments; larger ones are dropped.
 const MAX_AU_SIZE: usize = 1 << 22;
 
+/// Most access units one packet may carry, in MPEG4-GENERIC and MP4A-LATM alike; a packet with
+/// more is rejected with a [`DepacketizeError`]. Real senders put a handful of frames in a packet
+/// (a 1500-byte MTU holds a few dozen low-rate frames at most), while `sizelength=1` would let one
+/// 64 KiB packet declare some 57 000 AUs, each a queued [`AccessUnit`].
+pub const MAX_AUS_PER_PACKET: usize = 512;
+
 /// ISO/IEC 14496-3 §1.6.3.4 Table 1.18: samplingFrequencyIndex values 0 to 12.
 const SAMPLE_RATES: [u32; 13] = [
     96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000,
@@ -581,6 +587,9 @@ impl Depacketizer {
                     // indexdeltalength): the rest of the section cannot be split into headers.
                     return Err("AU-headers after the first have no fields".to_owned());
                 }
+                if headers.len() == MAX_AUS_PER_PACKET {
+                    return Err(format!("more than {MAX_AUS_PER_PACKET} AU-headers"));
+                }
                 headers.push(header);
             }
             offset = 2 + bits.div_ceil(8);
@@ -783,6 +792,10 @@ impl crate::Depacketizer for Depacketizer {
         // Without AU-sizes, a constant size splits the rest of the payload.
         if let (false, Some(constant)) = (self.layout.size_length > 0, self.layout.constant_size) {
             while data.len() - at >= constant {
+                if units.len() == MAX_AUS_PER_PACKET {
+                    let what = format!("more than {MAX_AUS_PER_PACKET} constant-size AUs");
+                    return Err(self.state.error(&pkt, what));
+                }
                 index = index.saturating_add(1);
                 let ticks = timestamp
                     .ticks

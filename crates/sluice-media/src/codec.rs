@@ -43,8 +43,9 @@ const DEFAULT_AUDIO_CLOCK: u32 = 8_000;
 ///
 /// H.264, H.265, MPEG4-GENERIC (AAC), MP4A-LATM, OPUS, PCMU, PCMA, G722, L16 and JPEG have their own
 /// depacketizers; anything else is passed through, one access unit per packet. The returned
-/// depacketizer drops packets of any other payload type (GeoVision GV-EBD4701 sends a stray PT 50
-/// packet after each keyframe).
+/// depacketizer drops and counts packets of any other payload type (GeoVision GV-EBD4701 sends a
+/// stray PT 50 packet after each keyframe), unless a run of them makes theirs the track's type
+/// (a camera whose RTP payload type differs from its SDP).
 ///
 /// When the section has no `a=fmtp` for `payload_type` but lists a single payload type and has exactly
 /// one `a=fmtp` line, that line is used (Hikvision "HIK Media Server V5.03.010" puts `a=fmtp:97` under
@@ -78,6 +79,9 @@ pub fn depacketizer_for(
     };
     Ok(Box::new(PayloadTypeFilter {
         payload_type,
+        accepted: payload_type,
+        foreign_run: None,
+        foreign_packets: 0,
         inner,
     }))
 }
@@ -196,17 +200,41 @@ fn sole_fmtp(media: &MediaDescription) -> Option<&str> {
     Some(params.trim())
 }
 
-/// Drops packets of other payload types before they reach the codec's depacketizer.
+/// Drops packets of other payload types before they reach the codec's depacketizer, and counts
+/// them ([`Depacketizer::foreign_payload_type_packets`]).
+///
+/// A run of [`h264::FOREIGN_PAYLOAD_TYPE_RUN`] packets of one other payload type, with none of the
+/// track's in between, makes that type the track's: a camera whose RTP payload type differs from
+/// its SDP would otherwise lose every packet. The stray packets of GeoVision GV-EBD4701 (one PT 50
+/// packet after each keyframe) never form such a run. The inner depacketizer sees every packet let
+/// through with the SDP's payload type, so it takes them as one stream.
 struct PayloadTypeFilter {
+    /// The SDP's payload type.
     payload_type: u8,
+    /// The payload type let through: the SDP's, until a run of another.
+    accepted: u8,
+    /// Consecutive packets of another payload type: the type and the count.
+    foreign_run: Option<(u8, u8)>,
+    foreign_packets: u64,
     inner: Box<dyn Depacketizer>,
 }
 
 impl Depacketizer for PayloadTypeFilter {
-    fn push(&mut self, pkt: RtpIn) -> Result<(), DepacketizeError> {
-        if pkt.payload_type != self.payload_type {
-            return Ok(());
+    fn push(&mut self, mut pkt: RtpIn) -> Result<(), DepacketizeError> {
+        if pkt.payload_type != self.accepted {
+            let run = match self.foreign_run {
+                Some((pt, n)) if pt == pkt.payload_type => n.saturating_add(1),
+                _ => 1,
+            };
+            if run < h264::FOREIGN_PAYLOAD_TYPE_RUN {
+                self.foreign_run = Some((pkt.payload_type, run));
+                self.foreign_packets += 1;
+                return Ok(());
+            }
+            self.accepted = pkt.payload_type;
         }
+        self.foreign_run = None;
+        pkt.payload_type = self.payload_type;
         self.inner.push(pkt)
     }
 
@@ -220,6 +248,10 @@ impl Depacketizer for PayloadTypeFilter {
 
     fn stale_ssrc_packets(&self) -> u64 {
         self.inner.stale_ssrc_packets()
+    }
+
+    fn foreign_payload_type_packets(&self) -> u64 {
+        self.foreign_packets + self.inner.foreign_payload_type_packets()
     }
 }
 
@@ -306,6 +338,101 @@ impl SsrcLock {
     }
 }
 
+/// Whether a step of `ticks` from one packet's timestamp to the next, on a clock of `clock_rate`
+/// Hz, is a jump rather than the stream running on: more than
+/// [`h264::MAX_TIMESTAMP_STEP_FORWARD_SECS`] forward or [`h264::MAX_TIMESTAMP_STEP_BACKWARD_SECS`]
+/// back.
+pub(crate) fn is_timestamp_jump(clock_rate: u32, ticks: i64) -> bool {
+    let clock = i64::from(clock_rate);
+    clock > 0
+        && (ticks > i64::from(h264::MAX_TIMESTAMP_STEP_FORWARD_SECS) * clock
+            || ticks < -i64::from(h264::MAX_TIMESTAMP_STEP_BACKWARD_SECS) * clock)
+}
+
+/// A packet's place on a track's timeline, from [`Timeline::extend`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimelinePoint {
+    /// The extended timestamp.
+    pub(crate) ticks: i64,
+    /// The step from the previous packet was a jump (see [`is_timestamp_jump`]).
+    pub(crate) jumped: bool,
+    /// The source changed with a jump, so the timeline restarted after the previous packet.
+    pub(crate) restarted: bool,
+}
+
+/// The timeline of one track, shared by every depacketizer: wrap-extends RTP timestamps and
+/// carries the timeline across SSRC changes.
+///
+/// One rule for video and audio alike: when the new source's first timestamp is within the jump
+/// bounds ([`is_timestamp_jump`]) of the last one, the timeline keeps extending (Uniview cameras
+/// change SSRC at every GOP and keep their timestamps running, so audio and video stay in step).
+/// Otherwise the new source started from a timestamp of its own (RFC 3550 §5.1: the initial value
+/// is random): the timeline restarts right after the last packet, one nominal frame later (the
+/// last forward step between packet timestamps that was not a jump, or one tick before any), and
+/// the caller flags a discontinuity.
+#[derive(Clone, Debug)]
+pub(crate) struct Timeline {
+    clock_rate: u32,
+    extender: TimestampExtender,
+    /// Added to extended timestamps: where the current source's timestamps start on the timeline.
+    offset: i64,
+    /// Ticks of the last packet.
+    last: Option<i64>,
+    /// The last forward step between packet timestamps that was not a jump.
+    frame_ticks: Option<i64>,
+    /// The next packet is the first of a new source.
+    source_changed: bool,
+}
+
+impl Timeline {
+    /// An empty timeline on a clock of `clock_rate` Hz.
+    pub(crate) fn new(clock_rate: u32) -> Self {
+        Self {
+            clock_rate,
+            extender: TimestampExtender::default(),
+            offset: 0,
+            last: None,
+            frame_ticks: None,
+            source_changed: false,
+        }
+    }
+
+    /// The next packet comes from a new SSRC.
+    pub(crate) fn source_changed(&mut self) {
+        self.source_changed = true;
+    }
+
+    /// Places a packet with RTP timestamp `ts` on the timeline.
+    pub(crate) fn extend(&mut self, ts: u32) -> TimelinePoint {
+        let changed = std::mem::take(&mut self.source_changed);
+        let mut ticks = self.offset + self.extender.extend(ts);
+        let Some(last) = self.last else {
+            self.last = Some(ticks);
+            return TimelinePoint {
+                ticks,
+                jumped: false,
+                restarted: false,
+            };
+        };
+        let step = ticks - last;
+        let jumped = is_timestamp_jump(self.clock_rate, step);
+        let restarted = changed && jumped;
+        if restarted {
+            ticks = last.saturating_add(self.frame_ticks.unwrap_or(1));
+            self.extender = TimestampExtender::default();
+            self.offset = ticks - self.extender.extend(ts);
+        } else if step > 0 && !jumped {
+            self.frame_ticks = Some(step);
+        }
+        self.last = Some(ticks);
+        TimelinePoint {
+            ticks,
+            jumped,
+            restarted,
+        }
+    }
+}
+
 /// What to do with an arriving packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admission {
@@ -322,10 +449,9 @@ pub(crate) enum Admission {
 /// Per-stream bookkeeping shared by the depacketizers: locks to the first payload type seen,
 /// notices sequence gaps and SSRC changes, and wrap-extends timestamps.
 ///
-/// A new SSRC resets the sequence tracking and flags a discontinuity, but the timestamp extension
-/// carries on: cameras that change SSRC every GOP (Uniview) keep their timestamps running, and a
-/// sender that really restarts jumps either way. Packets of the previous SSRC are dropped for a
-/// while after a change (stale SSRC tolerance, see the module docs).
+/// A new SSRC resets the sequence tracking and flags a discontinuity; the timeline carries on or
+/// restarts by the rule of [`Timeline`], the same as for H.264 and H.265. Packets of the previous
+/// SSRC are dropped for a while after a change (stale SSRC tolerance, see the module docs).
 #[derive(Clone, Debug)]
 pub(crate) struct StreamState {
     codec: &'static str,
@@ -333,7 +459,7 @@ pub(crate) struct StreamState {
     payload_type: Option<u8>,
     ssrc: SsrcLock,
     next_seq: Option<u16>,
-    timestamps: TimestampExtender,
+    timeline: Timeline,
     loss: bool,
 }
 
@@ -346,7 +472,7 @@ impl StreamState {
             payload_type: None,
             ssrc: SsrcLock::default(),
             next_seq: None,
-            timestamps: TimestampExtender::default(),
+            timeline: Timeline::new(clock_rate),
             loss: false,
         }
     }
@@ -371,6 +497,7 @@ impl StreamState {
                 restart = true;
                 self.loss = true;
                 self.next_seq = None;
+                self.timeline.source_changed();
             }
         }
         if let Some(expected) = self.next_seq {
@@ -395,8 +522,12 @@ impl StreamState {
 
     /// The wrap-extended timestamp of an admitted packet.
     pub(crate) fn timestamp(&mut self, rtp_timestamp: u32) -> Timestamp {
+        let point = self.timeline.extend(rtp_timestamp);
+        if point.restarted {
+            self.loss = true;
+        }
         Timestamp {
-            ticks: self.timestamps.extend(rtp_timestamp),
+            ticks: point.ticks,
             clock_rate: self.clock_rate,
         }
     }
@@ -617,6 +748,46 @@ mod tests {
             lock.check(1),
             Changed,
             "only the last SSRC before a change is held"
+        );
+    }
+
+    #[test]
+    fn a_payload_type_other_than_the_sdp_is_adopted_after_a_run() {
+        let media = MediaDescription {
+            media: "video".into(),
+            formats: vec!["96".into()],
+            attributes: vec![sluice_rtsp::sdp::Attribute::new("rtpmap", "96 H264/90000")],
+            ..MediaDescription::default()
+        };
+        let mut d = depacketizer_for(&media, 96).unwrap();
+        let run = u16::from(h264::FOREIGN_PAYLOAD_TYPE_RUN);
+        let slice = |seq: u16, pt: u8| RtpIn {
+            sequence_number: seq,
+            timestamp: 3000 * u32::from(seq),
+            marker: true,
+            payload_type: pt,
+            ssrc: 1,
+            payload: Bytes::from_static(&[0x65, 0x88, 0x84]),
+        };
+        let mut out = Vec::new();
+        // A camera sending PT 97 against an SDP saying 96.
+        for seq in 0..run + 3 {
+            d.push(slice(seq, 97)).unwrap();
+            out.extend(std::iter::from_fn(|| d.pull()));
+        }
+        // The run's last packet is the first let through.
+        let ticks: Vec<i64> = out.iter().map(|au| au.timestamp.ticks).collect();
+        assert_eq!(ticks, vec![0, 3000, 6000, 9000]);
+        assert_eq!(d.foreign_payload_type_packets(), u64::from(run) - 1);
+        // A stray packet of another type is dropped and counted; the track goes on.
+        d.push(slice(run + 3, 50)).unwrap();
+        d.push(slice(run + 4, 97)).unwrap();
+        assert_eq!(d.foreign_payload_type_packets(), u64::from(run));
+        let next = d.pull().unwrap();
+        assert_eq!(next.timestamp.ticks, 15_000);
+        assert!(
+            next.discontinuity,
+            "a packet went missing from the inner stream"
         );
     }
 

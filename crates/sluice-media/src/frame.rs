@@ -2,8 +2,10 @@
 //!
 //! A [`Depacketizer`] is fed RTP packets of one track in arrival order with [`Depacketizer::push`] and
 //! yields whole [`AccessUnit`]s from [`Depacketizer::pull`]; call `pull` until it returns `None` after every
-//! `push` (the drain invariant: a depacketizer never holds more than one completed access unit plus the one
-//! being assembled, except audio formats that carry several frames per packet, which queue those frames).
+//! `push` (the drain invariant: after a `push` a depacketizer holds at most two completed access units plus
+//! the one being assembled, two when one packet both ends an access unit by its new timestamp and completes
+//! the next by its marker bit, as H.264 and H.265 allow; audio formats that carry several frames per packet
+//! queue those frames, at most [`crate::aac::MAX_AUS_PER_PACKET`]).
 //! A [`Packetizer`] turns access units back into RTP packets.
 
 use bytes::Bytes;
@@ -162,6 +164,12 @@ pub trait Depacketizer: Send {
     /// Packets dropped so far because they came from the SSRC the track had before its last change
     /// while the new one was still flowing (the stale SSRC tolerance of [`crate::codec`]).
     fn stale_ssrc_packets(&self) -> u64 {
+        0
+    }
+    /// Packets dropped so far because their payload type was not the track's (see
+    /// [`crate::codec::depacketizer_for`]); worth logging when it keeps growing, as a sender whose
+    /// payload type differs from its SDP loses packets until the track adopts its type.
+    fn foreign_payload_type_packets(&self) -> u64 {
         0
     }
 }

@@ -49,10 +49,8 @@ use h264_reader::nal::sps::SeqParameterSet;
 use h264_reader::nal::{Nal as _, RefNal};
 use h264_reader::rbsp::{BitRead, BitReaderError, Integer, Primitive};
 
-use crate::codec::{SsrcLock, SsrcVerdict};
-use crate::frame::{
-    AccessUnit, CodecParams, DepacketizeError, RtpIn, Timestamp, TimestampExtender,
-};
+use crate::codec::{SsrcLock, SsrcVerdict, Timeline};
+use crate::frame::{AccessUnit, CodecParams, DepacketizeError, RtpIn, Timestamp};
 use crate::rtp;
 use crate::MediaError;
 
@@ -64,6 +62,11 @@ pub const DEFAULT_MTU: usize = 1400;
 /// of NAL unit data. Smaller values are raised to this.
 pub const MIN_MTU: usize = rtp::HEADER_LEN + FU_HEADER_LEN + 1;
 
+/// Largest `mtu` the H.264 and H.265 packetizers use; larger values are lowered to this. An
+/// aggregation packet gives each NAL unit's size in 16 bits (RFC 6184 §5.7.1, RFC 7798 §4.4.2),
+/// and no UDP datagram is larger anyway.
+pub const MAX_MTU: usize = u16::MAX as usize;
+
 /// Largest access unit, in bytes of NAL units, that the H.264 and H.265 depacketizers assemble; a
 /// larger one (a camera that stopped sending marker bits and timestamps that change) is dropped
 /// with an error rather than growing without bound.
@@ -71,6 +74,14 @@ pub const MAX_ACCESS_UNIT_BYTES: usize = 16 << 20;
 
 /// Most NAL units one access unit may hold in the H.264 and H.265 depacketizers.
 pub const MAX_ACCESS_UNIT_NALS: usize = 4096;
+
+/// A NAL unit taken from a packet is a slice of the packet's memory, which stays allocated as long
+/// as the NAL unit does; one shorter than this fraction of its packet's payload is copied out
+/// instead. So the packets an access unit keeps alive add up to at most this many times its
+/// NAL unit bytes, whatever the input: a 2-byte slice cut from a 64 KB STAP-A (size-0 entries
+/// after it) or from an Annex B stream padded with zeros costs 2 bytes, not 64 KB, and
+/// [`MAX_ACCESS_UNIT_NALS`] of them cannot pin 268 MB.
+pub const MAX_RETAINED_PER_NAL_BYTE: usize = 4;
 
 // ITU-T H.264 Table 7-1 and RFC 6184 §5.2 Table 1: NAL unit types used here.
 pub(crate) const NAL_IDR: u8 = 5;
@@ -92,14 +103,19 @@ const FU_HEADER_LEN: usize = 2;
 /// (reordered or duplicated) packet to drop, rather than as the sender starting over.
 const MAX_MISORDER: i16 = 256;
 
-/// How many consecutive packets of another payload type make a depacketizer adopt it.
-const FOREIGN_PAYLOAD_TYPE_RUN: u8 = 16;
+/// How many consecutive packets of another payload type make a depacketizer adopt it (a camera
+/// whose RTP payload type differs from its SDP's, or a stray first packet).
+pub(crate) const FOREIGN_PAYLOAD_TYPE_RUN: u8 = 16;
 
 /// The largest forward step, in seconds of the RTP clock, from one packet's timestamp to the
 /// next's that the H.264 and H.265 depacketizers take as the stream running on; a larger one
 /// flags the next access unit with [`AccessUnit::discontinuity`]. Intelbras DVRs stamp a frame
 /// every few seconds hours into the future (CAMERA-QUIRKS #43); ten seconds is also retina's
 /// default bound on forward jumps, and leaves room for slow frame rates.
+///
+/// Every depacketizer, audio included, uses the same bounds on an SSRC change: a new source whose
+/// first timestamp is within them of the last one continues the timeline, any other restarts it
+/// one frame after the last packet and flags a discontinuity.
 pub const MAX_TIMESTAMP_STEP_FORWARD_SECS: u32 = 10;
 
 /// The largest backward step, in seconds of the RTP clock, from one packet's timestamp to the
@@ -189,8 +205,8 @@ pub struct Packetizer {
 
 impl Packetizer {
     /// A packetizer for one RTP stream. `mtu` is the largest RTP packet to produce, 12-byte header
-    /// included (see [`DEFAULT_MTU`]; values below [`MIN_MTU`] are raised to it). Only the low seven
-    /// bits of `payload_type` are used.
+    /// included (see [`DEFAULT_MTU`]; values below [`MIN_MTU`] are raised to it, values above
+    /// [`MAX_MTU`] lowered to it). Only the low seven bits of `payload_type` are used.
     pub fn new(payload_type: u8, ssrc: u32, initial_seq: u16, mtu: usize) -> Self {
         Packetizer {
             inner: NalPacketizer::new::<H264Packing>(payload_type, ssrc, initial_seq, mtu),
@@ -301,7 +317,8 @@ pub(crate) struct NalPacketizer {
 }
 
 impl NalPacketizer {
-    /// A packetizer producing packets of at most `mtu` bytes (raised to fit one byte of FU data).
+    /// A packetizer producing packets of at most `mtu` bytes (raised to fit one byte of FU data,
+    /// lowered to [`MAX_MTU`]).
     pub(crate) fn new<P: NalPacking>(
         payload_type: u8,
         ssrc: u32,
@@ -313,7 +330,7 @@ impl NalPacketizer {
             payload_type,
             ssrc,
             next_sequence_number: initial_seq,
-            max_payload: mtu.max(min_mtu) - rtp::HEADER_LEN,
+            max_payload: mtu.clamp(min_mtu, MAX_MTU) - rtp::HEADER_LEN,
             aggregate: false,
         }
     }
@@ -349,7 +366,8 @@ impl NalPacketizer {
                     self.put_header(&mut buf, last_chunk, timestamp);
                     P::put_aggregate_header(&mut buf, group);
                     for nal in group {
-                        // A NAL unit here fits in a packet, so its length fits in 16 bits.
+                        // A NAL unit here fits in a packet of at most MAX_MTU bytes, so its
+                        // length fits in 16 bits.
                         buf.put_u16(u16::try_from(nal.len()).unwrap_or(u16::MAX));
                         buf.put_slice(nal);
                     }
@@ -453,11 +471,16 @@ impl NalPacketizer {
 /// - FU-A with both S and E set (CostarHD) or with the reserved bit set (Longse CMSEKL800); a
 ///   fragmented NAL unit whose end bit never comes ends at the next NAL unit or access unit;
 /// - packets of another payload type than the track's first one (GeoVision GV-EBD4701 PT 50),
-///   duplicated and late packets: dropped (a run of 16 packets of another payload type is taken
-///   as the track's own, in case the first packet was the stray one). A packet repeating the previous sequence number with a
-///   new timestamp is taken as the next one;
-/// - an SSRC change: the access unit in progress is dropped and the timeline continues from the
-///   last timestamp; packets of the previous SSRC that keep arriving between those of the new one
+///   duplicated and late packets: dropped. A run of 16 packets of another payload type is taken
+///   as the track's own, in case the first packet was the stray one; through
+///   [`crate::codec::depacketizer_for`] the same run adopts a payload type that differs from the
+///   SDP's, the filter there deciding. A packet repeating the previous sequence number with a new
+///   timestamp is taken as the next one;
+/// - an SSRC change: the access unit in progress is dropped and the next one flagged. When the new
+///   source's first timestamp is within the jump bounds below of the last one (Uniview cameras
+///   change SSRC at every GOP and keep their timestamps running), the timeline keeps extending;
+///   otherwise it restarts one frame after the last packet. Audio depacketizers follow the same
+///   rule, so the tracks stay in step. Packets of the previous SSRC that keep arriving between those of the new one
 ///   (a Reolink RLC-410's old session) are dropped and counted, not taken as more changes (the
 ///   stale SSRC tolerance of [`crate::codec`]);
 /// - timestamps that jump (Intelbras DVRs, servers re-stamping their input): a step of more than
@@ -992,11 +1015,12 @@ pub(crate) struct Assembler<C> {
     foreign_run: Option<(u8, u8)>,
     ssrc: SsrcLock,
     last: Option<LastPacket>,
-    extender: TimestampExtender,
-    /// Added to extended timestamps, so the timeline continues across an SSRC change.
-    ticks_offset: i64,
+    /// Extended timestamps, continued or restarted across SSRC changes.
+    timeline: Timeline,
     packet_ts: u32,
     packet_ticks: i64,
+    /// Payload length of the current packet: what a slice of it keeps allocated.
+    packet_len: usize,
     /// The access unit in progress.
     nals: Vec<Bytes>,
     au_bytes: usize,
@@ -1030,10 +1054,10 @@ impl<C: NalCodec> Assembler<C> {
             foreign_run: None,
             ssrc: SsrcLock::default(),
             last: None,
-            extender: TimestampExtender::default(),
-            ticks_offset: 0,
+            timeline: Timeline::new(clock_rate),
             packet_ts: 0,
             packet_ticks: 0,
+            packet_len: 0,
             nals: Vec::new(),
             au_bytes: 0,
             au_ts: None,
@@ -1083,11 +1107,11 @@ impl<C: NalCodec> Assembler<C> {
             SsrcVerdict::Stale => return Ok(false),
             SsrcVerdict::Changed => {
                 // A new source (Uniview cameras change SSRC at every GOP): its sequence numbers
-                // and timestamps start afresh.
+                // start afresh; its timestamps continue the timeline unless they jump (the rule
+                // of `Timeline`, shared with audio).
                 self.abandon();
                 self.last = None;
-                self.ticks_offset = self.packet_ticks;
-                self.extender = TimestampExtender::default();
+                self.timeline.source_changed();
             }
         }
         let mut lost = false;
@@ -1103,8 +1127,10 @@ impl<C: NalCodec> Assembler<C> {
                 _ => lost = true,
             }
         }
-        let ticks = self.ticks_offset + self.extender.extend(pkt.timestamp);
-        let jumped = self.last.is_some() && self.is_jump(ticks - self.packet_ticks);
+        let point = self.timeline.extend(pkt.timestamp);
+        let ticks = point.ticks;
+        // After an SSRC change `abandon` has flagged the next access unit already.
+        let jumped = self.last.is_some() && point.jumped;
         if lost {
             self.abandon();
         } else if self.resync && self.last.is_some_and(|l| l.marker || l.ts != pkt.timestamp) {
@@ -1117,6 +1143,7 @@ impl<C: NalCodec> Assembler<C> {
         });
         self.packet_ts = pkt.timestamp;
         self.packet_ticks = ticks;
+        self.packet_len = pkt.payload.len();
         if self.au_ts.is_some_and(|ts| ts != pkt.timestamp) {
             // RFC 6184 §5.1, RFC 7798 §4.1: the packets of an access unit share one timestamp, so
             // a new one ends it even without a marker bit (FLIR M400). No sequence gap, so a
@@ -1134,15 +1161,6 @@ impl<C: NalCodec> Assembler<C> {
             self.discontinuity = true;
         }
         Ok(true)
-    }
-
-    /// Whether a step of `ticks` from one packet's timestamp to the next is a jump rather than
-    /// the stream running on (see [`MAX_TIMESTAMP_STEP_FORWARD_SECS`]).
-    fn is_jump(&self, ticks: i64) -> bool {
-        let clock = i64::from(self.clock_rate);
-        clock > 0
-            && (ticks > i64::from(MAX_TIMESTAMP_STEP_FORWARD_SECS) * clock
-                || ticks < -i64::from(MAX_TIMESTAMP_STEP_BACKWARD_SECS) * clock)
     }
 
     /// Packets dropped by the stale SSRC tolerance so far.
@@ -1266,6 +1284,13 @@ impl<C: NalCodec> Assembler<C> {
             self.resync = false;
         }
         self.check_room(nal.len())?;
+        // A small slice of a large packet would keep all of it allocated (see
+        // MAX_RETAINED_PER_NAL_BYTE); a reassembled NAL unit lives in the access unit's own buffer.
+        let nal = if nal.len().saturating_mul(MAX_RETAINED_PER_NAL_BYTE) < self.packet_len {
+            Bytes::copy_from_slice(&nal)
+        } else {
+            nal
+        };
         self.codec.observe(&nal);
         self.has_vcl |= C::is_vcl(&nal);
         self.keyframe |= C::is_keyframe(&nal);
@@ -1722,6 +1747,28 @@ mod tests {
         assert!(out.iter().all(|p| p.len() == MIN_MTU));
         let payloads: Vec<&[u8]> = out.iter().map(|p| &p[12..]).collect();
         assert_eq!(reassemble(&payloads), vec![vec![0x65, 1, 2, 3, 4]]);
+    }
+
+    #[test]
+    fn packetize_huge_mtu_is_lowered() {
+        use crate::Depacketizer as _;
+        let mut packetizer = Packetizer::new(96, 1, 0, 200_000).with_aggregation(true);
+        let nals: Vec<Vec<u8>> = vec![
+            [vec![0x67], vec![1; 30_000]].concat(),
+            [vec![0x68], vec![2; 30_000]].concat(),
+            [vec![0x65], vec![3; 70_000]].concat(),
+        ];
+        let refs: Vec<&[u8]> = nals.iter().map(|n| &n[..]).collect();
+        let mut out = Vec::new();
+        packetizer.packetize(&refs, 0, &mut out);
+        assert!(out.iter().all(|p| p.len() <= MAX_MTU));
+        let mut depacketizer = Depacketizer::new(90_000, None).unwrap();
+        for packet in &out {
+            depacketizer.push(RtpIn::parse(packet).unwrap()).unwrap();
+        }
+        let au = depacketizer.pull().unwrap();
+        let got: Vec<Vec<u8>> = au.data.iter().map(|n| n.to_vec()).collect();
+        assert_eq!(got, nals);
     }
 
     #[test]

@@ -75,8 +75,9 @@ pub struct Packetizer {
 
 impl Packetizer {
     /// A packetizer for one RTP stream. `mtu` is the largest RTP packet to produce, 12-byte header
-    /// included (see [`crate::h264::DEFAULT_MTU`]; values below [`MIN_MTU`] are raised to it). Only
-    /// the low seven bits of `payload_type` are used.
+    /// included (see [`crate::h264::DEFAULT_MTU`]; values below [`MIN_MTU`] are raised to it,
+    /// values above [`crate::h264::MAX_MTU`] lowered to it). Only the low seven bits of
+    /// `payload_type` are used.
     pub fn new(payload_type: u8, ssrc: u32, initial_seq: u16, mtu: usize) -> Self {
         Packetizer {
             inner: NalPacketizer::new::<H265Packing>(payload_type, ssrc, initial_seq, mtu),

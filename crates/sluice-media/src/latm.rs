@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::aac::{AudioSpecificConfig, BitError, BitReader};
+use crate::aac::{AudioSpecificConfig, BitError, BitReader, MAX_AUS_PER_PACKET};
 use crate::codec::{self, Admission, RtpWriter, StreamState};
 use crate::{AccessUnit, CodecParams, DepacketizeError, MediaError, RtpIn, Timestamp};
 
@@ -304,10 +304,31 @@ impl Depacketizer {
         self.mux = Some(mux);
     }
 
-    /// Parses the AudioMuxElements of a complete payload and queues their frames.
+    /// Parses the AudioMuxElements of a complete payload and queues their frames: those before
+    /// an error in a later element, none when the payload holds more than [`MAX_AUS_PER_PACKET`].
     fn parse(&mut self, data: &Bytes, base: Timestamp) -> Result<(), String> {
+        let mut units = Vec::new();
+        let result = self.parse_elements(data, base, &mut units);
+        for (ticks, unit) in units {
+            self.ready.push_back(AccessUnit {
+                timestamp: Timestamp { ticks, ..base },
+                keyframe: true,
+                discontinuity: self.state.take_loss(),
+                data: vec![unit],
+            });
+        }
+        result
+    }
+
+    /// The frames of the AudioMuxElements of `data` and their times, appended to `units`.
+    fn parse_elements(
+        &mut self,
+        data: &Bytes,
+        base: Timestamp,
+        units: &mut Vec<(i64, Bytes)>,
+    ) -> Result<(), String> {
         let mut r = BitReader::new(data);
-        let mut frame = 0i64;
+        let mut frame = 0usize;
         while r.remaining() >= 8 {
             let start = r.position();
             let frames = self
@@ -319,19 +340,18 @@ impl Depacketizer {
                 break;
             }
             for unit in frames {
+                // Empty frames count too: each costs parsing and a time slot.
+                if frame == MAX_AUS_PER_PACKET {
+                    units.clear();
+                    return Err(format!("more than {MAX_AUS_PER_PACKET} frames"));
+                }
                 let ticks = base
                     .ticks
-                    .saturating_add(frame.saturating_mul(self.frame_ticks));
+                    .saturating_add((frame as i64).saturating_mul(self.frame_ticks));
                 frame += 1;
-                if unit.is_empty() {
-                    continue;
+                if !unit.is_empty() {
+                    units.push((ticks, unit));
                 }
-                self.ready.push_back(AccessUnit {
-                    timestamp: Timestamp { ticks, ..base },
-                    keyframe: true,
-                    discontinuity: self.state.take_loss(),
-                    data: vec![unit],
-                });
             }
         }
         Ok(())

@@ -283,6 +283,111 @@ fn ssrc_change_and_junk_packets() {
     assert!(aus[0].discontinuity);
 }
 
+/// Pushes packets of two AUs each (2048 ticks) and returns each AU's ticks and discontinuity flag.
+fn ssrc_change_timeline(packets: &[(u32, u32)]) -> Vec<(i64, bool)> {
+    let mut d = aac::Depacketizer::new(48_000, Some(HBR)).unwrap();
+    for (seq, &(ssrc, ts)) in packets.iter().enumerate() {
+        let mut p = pkt(seq as u16, ts, true, hbr(&[b"a", b"b"]));
+        p.ssrc = ssrc;
+        d.push(p).unwrap();
+    }
+    drain(&mut d)
+        .iter()
+        .map(|au| (au.timestamp.ticks, au.discontinuity))
+        .collect()
+}
+
+#[test]
+fn ssrc_change_with_running_timestamps_continues_the_timeline() {
+    // Uniview cameras change SSRC at every GOP and keep their timestamps running: the audio
+    // timeline carries on, as the video one does.
+    let got = ssrc_change_timeline(&[(0xabc, 1000), (0xabc, 3048), (0xdef, 5096), (0xdef, 7144)]);
+    assert_eq!(
+        got,
+        vec![
+            (0, false),
+            (1024, false),
+            (2048, false),
+            (3072, false),
+            (4096, true),
+            (5120, false),
+            (6144, false),
+            (7168, false),
+        ]
+    );
+}
+
+#[test]
+fn ssrc_change_with_a_jumped_timestamp_restarts_after_the_last_frame() {
+    use sluice_media::h264::MAX_TIMESTAMP_STEP_BACKWARD_SECS;
+    // A new source from a timestamp of its own, far ahead or far behind: the timeline restarts
+    // right after the last packet (one packet step, 2048 ticks, after it), flagged.
+    let far_back = 3048u32.wrapping_sub(MAX_TIMESTAMP_STEP_BACKWARD_SECS * 48_000 + 1);
+    for first in [0x8000_0000u32, far_back] {
+        let got = ssrc_change_timeline(&[
+            (0xabc, 1000),
+            (0xabc, 3048),
+            (0xdef, first),
+            (0xdef, first.wrapping_add(2048)),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                (0, false),
+                (1024, false),
+                (2048, false),
+                (3072, false),
+                (4096, true),
+                (5120, false),
+                (6144, false),
+                (7168, false),
+            ],
+            "first timestamp {first}"
+        );
+    }
+    // Before any step between packets, the restart is one tick on.
+    let mut d = aac::Depacketizer::new(48_000, Some(HBR)).unwrap();
+    d.push(pkt(1, 1000, true, hbr(&[b"a"]))).unwrap();
+    let mut p = pkt(2, 0x8000_0000, true, hbr(&[b"b"]));
+    p.ssrc = 0xdef;
+    d.push(p).unwrap();
+    let got: Vec<(i64, bool)> = drain(&mut d)
+        .iter()
+        .map(|au| (au.timestamp.ticks, au.discontinuity))
+        .collect();
+    assert_eq!(got, vec![(0, false), (1, true)]);
+}
+
+#[test]
+fn too_many_aus_in_a_packet_are_rejected() {
+    use sluice_media::aac::MAX_AUS_PER_PACKET;
+    let units = vec![&b"a"[..]; MAX_AUS_PER_PACKET + 1];
+    let mut d = aac::Depacketizer::new(48_000, Some(HBR)).unwrap();
+    d.push(pkt(1, 0, true, hbr(&units[..MAX_AUS_PER_PACKET])))
+        .unwrap();
+    assert_eq!(drain(&mut d).len(), MAX_AUS_PER_PACKET);
+    let err = d.push(pkt(2, 1 << 20, true, hbr(&units))).unwrap_err();
+    assert_eq!((err.codec, err.seq), ("MPEG4-GENERIC", 2));
+    assert!(err.what.contains("512"), "{err}");
+    assert!(d.pull().is_none());
+
+    // sizelength=1: each one-bit AU-header declares a one-byte AU.
+    let mut d = aac::Depacketizer::new(48_000, Some("sizelength=1;config=1190")).unwrap();
+    let headers = 4 * MAX_AUS_PER_PACKET;
+    let mut payload = (headers as u16).to_be_bytes().to_vec();
+    payload.extend(vec![0xff; headers / 8]);
+    payload.extend(vec![7; headers]);
+    assert!(d.push(pkt(1, 0, true, payload)).is_err());
+    assert!(d.pull().is_none());
+
+    // constantsize splits the rest of the payload: the same limit.
+    let mut d = aac::Depacketizer::new(48_000, Some("constantsize=1;config=1190")).unwrap();
+    assert!(d
+        .push(pkt(1, 0, true, vec![7; MAX_AUS_PER_PACKET + 1]))
+        .is_err());
+    assert!(d.pull().is_none());
+}
+
 #[test]
 fn aac_lbr() {
     let fmtp = "streamtype=5;mode=AAC-lbr;config=1408";

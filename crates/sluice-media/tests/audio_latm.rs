@@ -176,6 +176,28 @@ fn out_of_band_config_zero_copy() {
 }
 
 #[test]
+fn too_many_frames_in_a_packet_are_rejected() {
+    use sluice_media::aac::MAX_AUS_PER_PACKET;
+    let elements = |n: usize| {
+        let mut bits = Bits::default();
+        for _ in 0..n {
+            bits.length(1).bytes(b"x");
+        }
+        bits.finish()
+    };
+    let mut d = latm::Depacketizer::new(48_000, Some("cpresent=0;config=400023203fc0")).unwrap();
+    d.push(pkt(1, 0, true, elements(MAX_AUS_PER_PACKET)))
+        .unwrap();
+    assert_eq!(drain(&mut d).len(), MAX_AUS_PER_PACKET);
+    let err = d
+        .push(pkt(2, 1 << 20, true, elements(MAX_AUS_PER_PACKET + 1)))
+        .unwrap_err();
+    assert_eq!((err.codec, err.seq), ("MP4A-LATM", 2));
+    assert!(err.what.contains("512"), "{err}");
+    assert!(drain(&mut d).is_empty(), "none of the packet's frames");
+}
+
+#[test]
 fn in_band_config() {
     // cpresent=1 (the default): the first element carries its StreamMuxConfig, the next reuse it.
     let mut d = latm::Depacketizer::new(48_000, None).unwrap();

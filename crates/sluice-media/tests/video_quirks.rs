@@ -42,29 +42,83 @@ const P2: &[u8] = &[0x41, 0x9a, 0x02];
 const P3: &[u8] = &[0x41, 0x9a, 0x03];
 
 #[test]
-fn ssrc_change_resets_and_flags() {
+fn ssrc_change_with_running_timestamps_continues_the_timeline() {
+    // Uniview cameras change SSRC at every GOP and keep their timestamps running: the timeline
+    // carries on, as it does for audio, so the tracks stay in step.
+    const NEW: u32 = 0x9999;
     let mut d = h264();
-    let mut second_source = pkt(5000, 77, true, IDR);
-    second_source.ssrc = 0x9999;
-    let mut half_frame = pkt(2, 3000, false, P2);
-    half_frame.ssrc = 0x1234;
     let out = feed(
         &mut d,
-        vec![pkt(1, 0, true, P1), half_frame, second_source, {
-            let mut p = pkt(5001, 3077, true, P3);
-            p.ssrc = 0x9999;
-            p
-        }],
+        vec![
+            pkt(1, 0, true, P1),
+            pkt(2, 3000, true, P2),
+            pkt(3, 6000, false, P3),
+            with_ssrc(pkt(5000, 9000, true, IDR), NEW),
+            with_ssrc(pkt(5001, 12_000, true, P1), NEW),
+        ],
     );
-    assert_eq!(out.len(), 3);
-    assert_eq!(nals(&out[0]), vec![P1.to_vec()]);
-    // The unfinished access unit of the old source is dropped; the new source starts flagged, its
-    // timeline continuing from the last timestamp seen.
-    assert_eq!(nals(&out[1]), vec![IDR.to_vec()]);
-    assert!(out[1].discontinuity && out[1].keyframe);
-    assert_eq!(out[1].timestamp.ticks, 3000);
-    assert_eq!(out[2].timestamp.ticks, 6000);
-    assert!(!out[2].discontinuity);
+    // The unfinished access unit of the old source is dropped; the new source's first one is
+    // flagged.
+    assert_eq!(
+        out.iter().map(nals).collect::<Vec<_>>(),
+        vec![
+            vec![P1.to_vec()],
+            vec![P2.to_vec()],
+            vec![IDR.to_vec()],
+            vec![P1.to_vec()]
+        ]
+    );
+    assert_eq!(
+        out.iter()
+            .map(|au| (au.timestamp.ticks, au.discontinuity))
+            .collect::<Vec<_>>(),
+        vec![(0, false), (3000, false), (9000, true), (12_000, false)]
+    );
+    assert!(out[2].keyframe);
+}
+
+#[test]
+fn ssrc_change_with_a_jumped_timestamp_restarts_after_the_last_frame() {
+    use sluice_media::h264::MAX_TIMESTAMP_STEP_BACKWARD_SECS;
+    const NEW: u32 = 0x9999;
+    // A new source from a timestamp of its own, far ahead, and one far behind: the timeline
+    // restarts one frame (3000 ticks) after the last packet.
+    let far_back = 3000u32.wrapping_sub(MAX_TIMESTAMP_STEP_BACKWARD_SECS * 90_000 + 1);
+    for first in [0x8000_0000u32, far_back] {
+        let mut d = h264();
+        let out = feed(
+            &mut d,
+            vec![
+                pkt(1, 0, true, P1),
+                pkt(2, 3000, true, P2),
+                with_ssrc(pkt(77, first, true, IDR), NEW),
+                with_ssrc(pkt(78, first.wrapping_add(3000), true, P1), NEW),
+            ],
+        );
+        assert_eq!(
+            out.iter()
+                .map(|au| (au.timestamp.ticks, au.discontinuity))
+                .collect::<Vec<_>>(),
+            vec![(0, false), (3000, false), (6000, true), (9000, false)],
+            "first timestamp {first}"
+        );
+    }
+
+    // H.265 shares the rule; before any step between frames the restart is one tick on.
+    let mut d = h265("");
+    let out = feed(
+        &mut d,
+        vec![
+            pkt(1, 500, true, H265_TRAIL),
+            with_ssrc(pkt(9, 0x8000_0000, true, H265_TRAIL), NEW),
+        ],
+    );
+    assert_eq!(
+        out.iter()
+            .map(|au| (au.timestamp.ticks, au.discontinuity))
+            .collect::<Vec<_>>(),
+        vec![(0, false), (1, true)]
+    );
 }
 
 #[test]
@@ -260,6 +314,33 @@ fn stap_a_is_split_without_copying() {
         range.contains(&(idr.as_ptr() as usize)),
         "a slice of the packet"
     );
+}
+
+#[test]
+fn small_nal_units_do_not_keep_large_packets_alive() {
+    use sluice_media::h264::MAX_RETAINED_PER_NAL_BYTE;
+    // A 2-byte slice followed by size-0 STAP-A entries, and an Annex B stream padded with zeros:
+    // the kept NAL units are tiny, the packets 60 KB.
+    let mut stap = vec![0x78, 0, 2, 0x41, 0x9a];
+    stap.resize(60_001, 0);
+    let mut annexb = vec![0, 0, 0, 1, 0x41, 0x9a];
+    annexb.resize(60_000, 0);
+    // A NAL unit filling most of its packet stays a slice of it.
+    let mut big = vec![0x78, 0xea, 0x60];
+    big.extend([0x41; 60_000]);
+    for (payload, sliced) in [(stap, false), (annexb, false), (big, true)] {
+        let payload = Bytes::from(payload);
+        let mut d = h264();
+        let mut p = pkt(1, 0, true, &[]);
+        p.payload = payload.clone();
+        let out = feed(&mut d, vec![p]);
+        let nal = &out[0].data[0];
+        let range = payload.as_ptr() as usize..payload.as_ptr() as usize + payload.len();
+        assert_eq!(range.contains(&(nal.as_ptr() as usize)), sliced);
+        // The documented bound: the packets kept alive are at most this many times the NAL bytes.
+        let retained = if sliced { payload.len() } else { nal.len() };
+        assert!(retained <= MAX_RETAINED_PER_NAL_BYTE * nal.len());
+    }
 }
 
 #[test]
@@ -656,13 +737,13 @@ fn stale_ssrc_packets_between_the_new_sources_are_dropped() {
         out.iter().map(nals).collect::<Vec<_>>(),
         vec![vec![P1.to_vec()], vec![IDR.to_vec()], vec![P3.to_vec()]]
     );
-    // The new source's timeline follows on from the old one's, and only its first access unit is
-    // flagged.
+    // The new source's timestamps run on from the old one's, so the timeline keeps extending;
+    // only its first access unit is flagged.
     assert_eq!(
         out.iter()
             .map(|au| (au.timestamp.ticks, au.discontinuity))
             .collect::<Vec<_>>(),
-        vec![(0, false), (0, true), (3000, false)]
+        vec![(0, false), (90_077, true), (93_077, false)]
     );
     assert_eq!(d.stale_ssrc_packets(), 3);
 }
