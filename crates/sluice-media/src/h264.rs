@@ -1468,7 +1468,7 @@ fn starts_keyframe(nal: &[u8]) -> bool {
 
 /// The NAL units of an aggregation packet's body: (16-bit size, NAL unit) repeated. Stops at the
 /// first truncated one.
-fn aggregated_nals(body: Option<&[u8]>) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn aggregated_nals(body: Option<&[u8]>) -> impl Iterator<Item = &[u8]> {
     let mut rest = body.unwrap_or_default();
     std::iter::from_fn(move || {
         let (len, tail) = rest.split_first_chunk::<2>()?;

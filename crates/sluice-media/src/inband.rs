@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use bytes::Bytes;
 
+use crate::h264::aggregated_nals;
+
 /// The codecs whose parameter sets are followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Codec {
@@ -60,7 +62,7 @@ impl InBandParams {
             Codec::H264 => match rtp_payload.first().map(|b| b & 0x1f) {
                 // RFC 6184 §5.7.1: STAP-A, (16-bit size, NAL unit) repeated.
                 Some(24) => {
-                    for nal in aggregated(rtp_payload.get(1..).unwrap_or_default()) {
+                    for nal in aggregated_nals(rtp_payload.get(1..)) {
                         changed |= self.keep_h264(nal);
                     }
                 }
@@ -70,7 +72,7 @@ impl InBandParams {
             Codec::H265 => match rtp_payload.first().map(|b| (b >> 1) & 0x3f) {
                 // RFC 7798 §4.4.2: AP, a 2-byte payload header, then (16-bit size, NAL unit).
                 Some(48) => {
-                    for nal in aggregated(rtp_payload.get(2..).unwrap_or_default()) {
+                    for nal in aggregated_nals(rtp_payload.get(2..)) {
                         changed |= self.keep_h265(nal);
                     }
                 }
@@ -168,18 +170,6 @@ fn store(slot: &mut Option<Bytes>, nal: &[u8]) -> bool {
     }
     *slot = Some(Bytes::copy_from_slice(nal));
     true
-}
-
-/// The NAL units of an aggregation packet's body: (16-bit size, NAL unit) repeated; stops at the
-/// first truncated one.
-fn aggregated(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        let (len, tail) = rest.split_first_chunk::<2>()?;
-        let len = usize::from(u16::from_be_bytes(*len));
-        let nal = tail.get(..len)?;
-        rest = tail.get(len..)?;
-        Some(nal)
-    })
 }
 
 #[cfg(test)]

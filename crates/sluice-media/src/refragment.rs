@@ -18,6 +18,8 @@
 use bytes::Bytes;
 use sluice_rtsp::rtp::RtpPacket;
 
+use crate::h264::aggregated_nals;
+
 /// The codecs whose packets can be re-fragmented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Codec {
@@ -79,7 +81,7 @@ impl Refragmenter {
                 // RFC 6184 §5.6: a single NAL unit packet.
                 Some(1..=23) => nals.push(payload),
                 // RFC 6184 §5.7.1: STAP-A.
-                Some(24) => nals.extend(aggregated(payload.get(1..).unwrap_or_default())),
+                Some(24) => nals.extend(aggregated_nals(payload.get(1..))),
                 // RFC 6184 §5.8: FU-A, FU indicator and FU header.
                 Some(28) => return self.split_fu(&rtp, 2, out),
                 _ => return false,
@@ -88,7 +90,7 @@ impl Refragmenter {
                 // RFC 7798 §4.4.1.
                 Some(0..=47) => nals.push(payload),
                 // RFC 7798 §4.4.2: AP.
-                Some(48) => nals.extend(aggregated(payload.get(2..).unwrap_or_default())),
+                Some(48) => nals.extend(aggregated_nals(payload.get(2..))),
                 // RFC 7798 §4.4.3: FU, payload header and FU header (no DONL: see `for_encoding`).
                 Some(49) => return self.split_fu(&rtp, 3, out),
                 _ => return false,
@@ -169,18 +171,6 @@ impl Refragmenter {
         }
         true
     }
-}
-
-/// The NAL units of an aggregation packet's body: (16-bit size, NAL unit) repeated; stops at the
-/// first truncated one.
-fn aggregated(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        let (len, tail) = rest.split_first_chunk::<2>()?;
-        let len = usize::from(u16::from_be_bytes(*len));
-        let nal = tail.get(..len)?;
-        rest = tail.get(len..)?;
-        Some(nal)
-    })
 }
 
 #[cfg(test)]
