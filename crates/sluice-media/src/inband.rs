@@ -233,4 +233,28 @@ mod tests {
         assert!(!p.observe(&[24, 0xff, 0xff, 0x67]), "truncated STAP-A");
         assert!(!p.observe(&[0x65, 0x88]), "a slice is not a parameter set");
     }
+
+    proptest::proptest! {
+        /// Any payload, then any camera fmtp: no panic, and a complete set always yields an fmtp
+        /// that names the parameter sets.
+        #[test]
+        fn hostile_payloads_and_fmtp(
+            codec in proptest::sample::select(vec!["H264", "H265"]),
+            payloads in proptest::collection::vec(
+                proptest::collection::vec(proptest::num::u8::ANY, 0..64), 0..20),
+            existing in ".{0,80}",
+        ) {
+            let mut p = InBandParams::for_encoding(codec).unwrap();
+            for payload in &payloads {
+                p.observe(payload);
+            }
+            match p.fmtp(Some(&existing)) {
+                Some(f) => {
+                    proptest::prop_assert!(p.is_complete());
+                    proptest::prop_assert!(f.contains("sprop-"));
+                }
+                None => proptest::prop_assert!(!p.is_complete()),
+            }
+        }
+    }
 }

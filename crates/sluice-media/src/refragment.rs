@@ -317,4 +317,32 @@ mod tests {
         let first = RtpPacket::parse(&out[0]).unwrap();
         assert_eq!((first.payload()[0] >> 1) & 0x3f, 49);
     }
+
+    proptest::proptest! {
+        /// Whatever a source sends, splitting never panics, never makes a packet over the limit
+        /// (unless it passed the packet through unchanged) and keeps the header fields.
+        #[test]
+        fn hostile_packets(
+            codec in proptest::sample::select(vec!["H264", "H265"]),
+            max in 40usize..2000,
+            marker: bool,
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..6000),
+        ) {
+            let r = Refragmenter::for_encoding(codec, None, max).unwrap();
+            let input = packet(5, marker, &payload);
+            let mut out = Vec::new();
+            if r.split(&input, &mut out) {
+                proptest::prop_assert!(!out.is_empty());
+                for (i, p) in out.iter().enumerate() {
+                    let rtp = RtpPacket::parse(p).unwrap();
+                    proptest::prop_assert!(p.len() <= max.max(crate::h264::MIN_MTU));
+                    proptest::prop_assert_eq!(rtp.sequence_number(), 5);
+                    proptest::prop_assert_eq!(rtp.timestamp(), 9000);
+                    proptest::prop_assert_eq!(rtp.marker(), marker && i + 1 == out.len());
+                }
+            } else {
+                proptest::prop_assert!(out.is_empty());
+            }
+        }
+    }
 }
