@@ -668,6 +668,17 @@ pub struct Hub {
 pub struct Demand {
     wake: Notify,
     ready: watch::Sender<u64>,
+    /// The source's last failure to bring the stream up, and whether retrying can help.
+    failure: Mutex<Option<SourceFailure>>,
+}
+
+/// Why an on-demand source did not bring its stream up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFailure {
+    /// What went wrong (for a camera: the client's error, which never shows credentials).
+    pub reason: String,
+    /// Retrying cannot help (credentials refused, not found at the camera, no usable media).
+    pub fatal: bool,
 }
 
 impl Demand {
@@ -675,6 +686,29 @@ impl Demand {
     pub async fn wanted(&self) {
         self.wake.notified().await;
     }
+
+    /// The source failed to bring the stream up: waiting readers learn why, at once when retrying
+    /// cannot help.
+    pub fn failed(&self, failure: SourceFailure) {
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(failure);
+        self.ready.send_modify(|g| *g += 1);
+    }
+
+    fn failure(&self) -> Option<SourceFailure> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Why a reader gets no stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoStream {
+    /// Nothing publishes on the path, and no source can be woken.
+    Absent,
+    /// An on-demand source could not bring the stream up (in time, or at all).
+    Unavailable(Option<SourceFailure>),
 }
 
 enum Slot {
@@ -754,6 +788,10 @@ impl Claim {
             .unwrap_or_else(|e| e.into_inner())
             .get(&self.path)
         {
+            if self.stream.is_some() {
+                // The stream is up: an earlier failure no longer says anything.
+                *d.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
             d.ready.send_modify(|g| *g += 1);
         }
     }
@@ -840,6 +878,7 @@ impl Hub {
         let d = Arc::new(Demand {
             wake: Notify::new(),
             ready: watch::channel(0).0,
+            failure: Mutex::new(None),
         });
         self.demands
             .lock()
@@ -848,29 +887,37 @@ impl Hub {
         d
     }
 
-    /// The stream on a path; an on-demand source is woken and awaited for at most `wait`.
-    pub async fn stream_or_demand(&self, path: &str, wait: Duration) -> Option<Arc<Stream>> {
+    /// The stream on a path; an on-demand source is woken and awaited for at most `wait`. A source
+    /// failure that retrying cannot help ends the wait at once.
+    pub async fn stream_or_demand(
+        &self,
+        path: &str,
+        wait: Duration,
+    ) -> Result<Arc<Stream>, NoStream> {
         if let Some(s) = self.stream(path) {
-            return Some(s);
+            return Ok(s);
         }
         let d = self
             .demands
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(path)
-            .cloned()?;
+            .cloned()
+            .ok_or(NoStream::Absent)?;
         let mut ready = d.ready.subscribe();
         d.wake.notify_one();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(s) = self.stream(path) {
-                return Some(s);
+                return Ok(s);
             }
-            if tokio::time::timeout_at(deadline, ready.changed())
-                .await
-                .is_err()
-            {
-                return None;
+            let woken = tokio::time::timeout_at(deadline, ready.changed()).await;
+            let failure = d.failure();
+            if woken.is_err() || woken.is_ok_and(|r| r.is_err()) {
+                return Err(NoStream::Unavailable(failure));
+            }
+            if let Some(f) = failure.filter(|f| f.fatal) {
+                return Err(NoStream::Unavailable(Some(f)));
             }
         }
     }

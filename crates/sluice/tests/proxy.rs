@@ -252,8 +252,8 @@ fn wrong_password_never_streams_and_never_shows_in_the_log() -> Result<()> {
     for path in ["basic", "digest"] {
         let status = describe_status(&server.url(path))?;
         ensure!(
-            status == 404,
-            "DESCRIBE of `{path}` answered {status}, expected 404 (no stream)"
+            status == 503,
+            "DESCRIBE of `{path}` answered {status}, expected 503 (camera not connected)"
         );
     }
     let log = server.log();
@@ -1104,8 +1104,8 @@ fn on_demand_dead_camera_backs_off_while_readers_wait() -> Result<()> {
     let tries = failed_sessions(&server.log(), "waited");
     println!("DESCRIBE of a dead on-demand camera: {status} after {waited:.2?}, {tries} attempts");
     ensure!(
-        status == 404,
-        "DESCRIBE answered {status}, expected 404 (no stream)"
+        status == 503,
+        "DESCRIBE answered {status}, expected 503 (the source failed)"
     );
     ensure!(
         waited >= Duration::from_secs_f64(START_TIMEOUT * 0.8)
@@ -1135,7 +1135,7 @@ fn on_demand_dead_camera_backs_off_while_readers_wait() -> Result<()> {
     let started = Instant::now();
     for _ in 0..8 {
         let status = describe_status(&server.url("hammered"))?;
-        ensure!(status == 404, "DESCRIBE answered {status}, expected 404");
+        ensure!(status == 503, "DESCRIBE answered {status}, expected 503");
     }
     let spent = started.elapsed();
     let tries = failed_sessions(&server.log(), "hammered");
@@ -1151,5 +1151,53 @@ fn on_demand_dead_camera_backs_off_while_readers_wait() -> Result<()> {
         log.contains("backing off"),
         "the log does not say the source backs off:\n{log}"
     );
+    server.finish()
+}
+
+/// An on-demand camera that refuses the credentials: the reader is told at once (503 with the
+/// reason), not after on_demand_start_timeout, and the password is never in the answer.
+#[test]
+fn on_demand_camera_refusing_credentials_answers_the_reader_at_once() -> Result<()> {
+    let camera = GstCamera::start(GstAuth::Digest)?;
+    let extra = proxy_path(
+        "locked",
+        &camera.url_with(GstCamera::USER, WRONG_PASSWORD),
+        "on_demand = true\non_demand_start_timeout = 20\ntransport = \"tcp\"",
+    );
+    let server = server(&extra)?;
+    let url = server.url("locked");
+    let asked = Instant::now();
+    let mut client = RtspClient::connect_url(&url)?;
+    let response = client.request(
+        Method::Describe,
+        &url,
+        &[("Accept", "application/sdp")],
+        &[],
+    )?;
+    let waited = asked.elapsed();
+    println!(
+        "DESCRIBE of an on-demand camera refusing the credentials: {} {:?} after {waited:.2?}",
+        response.status.0, response.reason
+    );
+    ensure!(response.status.0 == 503, "answered {}", response.status.0);
+    ensure!(
+        waited < Duration::from_secs(10),
+        "the reader waited {waited:?} for a camera that refused the credentials"
+    );
+    ensure!(
+        response.reason.contains("refused the credentials"),
+        "the answer does not say why: {:?}",
+        response.reason
+    );
+    // The reader learns the kind of failure, not the camera's address or credentials.
+    let camera_port = sluice_testkit::client::url_addr(&camera.url())?
+        .port()
+        .to_string();
+    ensure!(
+        !response.reason.contains(&camera_port),
+        "the answer shows the camera's address: {:?}",
+        response.reason
+    );
+    assert_no_password("the answer", &response.reason, WRONG_PASSWORD)?;
     server.finish()
 }

@@ -24,7 +24,8 @@ use tracing::{debug, info, warn};
 use super::play::{self, Dest, Player, Progress, TrackOut, BATCH};
 use super::udp::{Activity, RouteGuard};
 use super::{now, Event, EventTx, MulticastSender, ServerState, SERVER_NAME};
-use crate::hub::{Claim, ClaimError, Stream, Track};
+use crate::config::Source;
+use crate::hub::{Claim, ClaimError, NoStream, Stream, Track};
 
 const READ_CHUNK: usize = 64 * 1024;
 const PUBLIC: &str = "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, PAUSE, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
@@ -435,19 +436,40 @@ impl Conn {
         let Some(path) = url_path(&req.uri) else {
             return error(StatusCode::BAD_REQUEST, "not an rtsp:// URL");
         };
-        let wait = self
-            .state
-            .config
-            .paths
-            .get(path)
-            .map_or(Duration::ZERO, |p| {
-                Duration::from_secs_f64(p.on_demand_start_timeout)
-            });
-        let Some(stream) = self.state.hub.stream_or_demand(path, wait).await else {
-            return error(
-                StatusCode::NOT_FOUND,
-                format_args!("no stream on path `{path}`"),
-            );
+        let configured = self.state.config.paths.get(path);
+        let wait = configured.map_or(Duration::ZERO, |p| {
+            Duration::from_secs_f64(p.on_demand_start_timeout)
+        });
+        let stream = match self.state.hub.stream_or_demand(path, wait).await {
+            Ok(s) => s,
+            // A camera path whose camera is not connected (it is retried in the background).
+            Err(NoStream::Absent)
+                if configured.is_some_and(|p| matches!(p.source, Source::Rtsp(_))) =>
+            {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format_args!("the source of `{path}` is not connected"),
+                )
+            }
+            Err(NoStream::Absent) => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format_args!("no stream on path `{path}`"),
+                )
+            }
+            // RFC 2326 §11.5.3: the server cannot serve the request now.
+            Err(NoStream::Unavailable(Some(failure))) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format_args!("the source of `{path}` failed: {}", failure.reason),
+                )
+            }
+            Err(NoStream::Unavailable(None)) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format_args!("the source of `{path}` did not start in time"),
+                )
+            }
         };
         let sdp = stream.reader_sdp(&self.local.ip().to_string());
         Response::new(StatusCode::OK)

@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluice_client::{Session, SessionOptions, TransportPolicy};
+use sluice_client::{ClientError, Session, SessionOptions, TransportPolicy};
 use tracing::{info, warn};
 
 use super::backoff::{Backoff, Waiting};
 use crate::config::PathConfig;
-use crate::hub::{Claim, Hub, Track};
+use crate::hub::{Claim, Hub, SourceFailure, Track};
 
 /// Why a camera session ended without an error.
 enum Ended {
@@ -67,7 +67,15 @@ pub async fn run(hub: Arc<Hub>, path: String, url: String, cfg: PathConfig) {
                 continue;
             }
             Ok(Ended::ByCamera) => warn!(path, url = %shown, "the camera ended the stream"),
-            Err(e) => warn!(path, url = %shown, error = %e, "camera session failed"),
+            Err(e) => {
+                warn!(path, url = %shown, error = %e, "camera session failed");
+                if let (Some(d), None) = (&demand, claim.stream()) {
+                    d.failed(SourceFailure {
+                        reason: reader_reason(&e).to_owned(),
+                        fatal: e.is_final(),
+                    });
+                }
+            }
         }
         let delay = backoff.next_delay(rand::random::<f64>());
         match &demand {
@@ -97,6 +105,22 @@ pub async fn run(hub: Arc<Hub>, path: String, url: String, cfg: PathConfig) {
                 tokio::time::sleep(delay).await;
             }
         }
+    }
+}
+
+/// What a reader is told about a camera failure: the kind, not the camera's address (that stays in the
+/// server's log).
+fn reader_reason(e: &ClientError) -> &'static str {
+    match e {
+        ClientError::Unauthorized { .. } => "the camera refused the credentials",
+        ClientError::NotFound { .. } => "the camera has no such stream",
+        ClientError::NoMedia { .. } => "the camera offers no usable media",
+        ClientError::Timeout { .. } => "the camera did not answer in time",
+        ClientError::Connect { .. } => "the camera cannot be reached",
+        ClientError::Status { .. } | ClientError::MethodNotSupported { .. } => {
+            "the camera refused the session"
+        }
+        _ => "the camera session failed",
     }
 }
 
