@@ -10,6 +10,7 @@
 //! Only whole NAL units are looked at (single NAL unit packets and aggregation packets): parameter
 //! sets are small, and cameras that fragment them also repeat them in the SDP.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
@@ -24,17 +25,21 @@ enum Codec {
     H265,
 }
 
-/// The last VPS (H.265), SPS and PPS seen in a stream's RTP packets.
+/// The last VPS (H.265) and SPS seen in a stream's RTP packets, and the last PPS of each id.
 #[derive(Debug, Clone)]
 pub struct InBandParams {
     codec: Codec,
     vps: Option<Bytes>,
     sps: Option<Bytes>,
-    pps: Option<Bytes>,
+    /// By `pic_parameter_set_id` (H.264 §7.3.2.2, H.265 §7.3.2.3).
+    pps: BTreeMap<u32, Bytes>,
 }
 
 /// Largest parameter set kept; bigger NAL units are not parameter sets a camera sends.
 const MAX_PARAMETER_SET: usize = 4096;
+
+/// Most PPS ids kept (H.264 allows 256, H.265 64; cameras use one or two).
+const MAX_PPS_IDS: usize = 8;
 
 impl InBandParams {
     /// A tracker for an `a=rtpmap` encoding name (`H264`, `H265`; any case), or `None` for codecs
@@ -51,7 +56,7 @@ impl InBandParams {
             codec,
             vps: None,
             sps: None,
-            pps: None,
+            pps: BTreeMap::new(),
         })
     }
 
@@ -86,7 +91,7 @@ impl InBandParams {
     fn keep_h264(&mut self, nal: &[u8]) -> bool {
         match nal.first().map(|b| b & 0x1f) {
             Some(7) => store(&mut self.sps, nal),
-            Some(8) => store(&mut self.pps, nal),
+            Some(8) => self.keep_pps(nal, 1),
             _ => false,
         }
     }
@@ -95,15 +100,31 @@ impl InBandParams {
         match nal.first().map(|b| (b >> 1) & 0x3f) {
             Some(32) => store(&mut self.vps, nal),
             Some(33) => store(&mut self.sps, nal),
-            Some(34) => store(&mut self.pps, nal),
+            Some(34) => self.keep_pps(nal, 2),
             _ => false,
         }
+    }
+
+    /// A PPS whose NAL header takes `header_len` bytes: kept under its id, which comes first.
+    fn keep_pps(&mut self, nal: &[u8], header_len: usize) -> bool {
+        let Some(id) = nal.get(header_len..).and_then(read_ue) else {
+            return false;
+        };
+        if !self.pps.contains_key(&id) && self.pps.len() >= MAX_PPS_IDS {
+            return false;
+        }
+        let mut slot = self.pps.get(&id).cloned();
+        let changed = store(&mut slot, nal);
+        if let Some(pps) = slot {
+            self.pps.insert(id, pps);
+        }
+        changed
     }
 
     /// Whether every parameter set the codec needs has been seen.
     pub fn is_complete(&self) -> bool {
         self.sps.is_some()
-            && self.pps.is_some()
+            && !self.pps.is_empty()
             && (self.codec == Codec::H264 || self.vps.is_some())
     }
 
@@ -112,10 +133,17 @@ impl InBandParams {
     /// `sprop-sps` and `sprop-pps` for H.265, replaced or added; every other parameter kept in its
     /// place. `None` until [`is_complete`](Self::is_complete).
     pub fn fmtp(&self, existing: Option<&str>) -> Option<String> {
-        let (Some(sps), Some(pps)) = (&self.sps, &self.pps) else {
+        let sps = self.sps.as_ref()?;
+        if self.pps.is_empty() {
             return None;
-        };
+        }
         let b64 = base64::engine::general_purpose::STANDARD;
+        let pps = self
+            .pps
+            .values()
+            .map(|p| b64.encode(p))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut ours: Vec<(&str, String)> = Vec::new();
         match self.codec {
             Codec::H264 => {
@@ -126,15 +154,12 @@ impl InBandParams {
                         format!("{profile:02X}{constraints:02X}{level:02X}"),
                     ));
                 }
-                ours.push((
-                    "sprop-parameter-sets",
-                    format!("{},{}", b64.encode(sps), b64.encode(pps)),
-                ));
+                ours.push(("sprop-parameter-sets", format!("{},{pps}", b64.encode(sps))));
             }
             Codec::H265 => {
                 ours.push(("sprop-vps", b64.encode(self.vps.as_ref()?)));
                 ours.push(("sprop-sps", b64.encode(sps)));
-                ours.push(("sprop-pps", b64.encode(pps)));
+                ours.push(("sprop-pps", pps));
             }
         }
         let mut out = String::new();
@@ -161,6 +186,24 @@ impl InBandParams {
         }
         Some(out)
     }
+}
+
+/// An unsigned Exp-Golomb value (H.264 §9.1) at the start of `data`; `None` when it is cut short or
+/// longer than 32 bits.
+fn read_ue(data: &[u8]) -> Option<u32> {
+    let bit = |i: usize| data.get(i / 8).map(|b| (b >> (7 - i % 8)) & 1);
+    let mut zeros = 0;
+    while bit(zeros)? == 0 {
+        zeros += 1;
+        if zeros > 31 {
+            return None;
+        }
+    }
+    let mut value: u32 = 0;
+    for i in 0..zeros {
+        value = (value << 1) | u32::from(bit(zeros + 1 + i)?);
+    }
+    Some((1u32 << zeros) - 1 + value)
 }
 
 /// Keeps `nal` in `slot`; returns whether it differs from what was there.
@@ -201,6 +244,44 @@ mod tests {
             p.fmtp(None).unwrap(),
             "profile-level-id=64001F;sprop-parameter-sets=Z2QAH6zZ,aOvjyw=="
         );
+    }
+
+    #[test]
+    fn every_pps_id_is_announced() {
+        let mut p = InBandParams::for_encoding("H264").unwrap();
+        assert!(p.observe(SPS));
+        // pic_parameter_set_id 0 (ue "1") and 1 (ue "010").
+        assert!(p.observe(&[0x68, 0xce, 0x3c, 0x80]));
+        assert!(p.observe(&[0x68, 0x53, 0x0f, 0x20]));
+        // The same id again, new contents: replaced, not added.
+        assert!(p.observe(&[0x68, 0xce, 0x38, 0x80]));
+        assert!(
+            !p.observe(&[0x68, 0x53, 0x0f, 0x20]),
+            "alternating ids are no change"
+        );
+        let fmtp = p.fmtp(None).unwrap();
+        assert!(
+            fmtp.ends_with("sprop-parameter-sets=Z2QAH6zZ,aM44gA==,aFMPIA=="),
+            "{fmtp}"
+        );
+        // Ids beyond the bound are not kept.
+        assert_eq!(p.pps.len(), 2);
+        for b in 0..64u8 {
+            p.observe(&[0x68, 0x02, b, 0xff]);
+        }
+        assert_eq!(p.pps.len(), MAX_PPS_IDS);
+    }
+
+    #[test]
+    fn exp_golomb() {
+        assert_eq!(read_ue(&[0b1000_0000]), Some(0));
+        assert_eq!(read_ue(&[0b0100_0000]), Some(1));
+        assert_eq!(read_ue(&[0b0110_0000]), Some(2));
+        assert_eq!(read_ue(&[0b0001_0001]), Some(7));
+        assert_eq!(read_ue(&[0b0000_1000, 0b1000_0000]), Some(16));
+        assert_eq!(read_ue(&[0, 0, 0, 0, 0xff]), None, "longer than 32 bits");
+        assert_eq!(read_ue(&[0b0000_0001]), None, "cut short");
+        assert_eq!(read_ue(&[]), None);
     }
 
     #[test]
