@@ -14,7 +14,9 @@ use bytes::Bytes;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Timestamp {
     /// Ticks since the stream's first RTP timestamp was seen, extended past 32-bit wraps (may be negative
-    /// when a later packet's timestamp is slightly earlier, as with B-frames or reordering).
+    /// when a later packet's timestamp is slightly earlier, as with B-frames or reordering). One timeline
+    /// per depacketizer: after an SSRC change whose timestamps jump, it goes on from the last access
+    /// unit rather than from the new RTP timestamps (that access unit is flagged as a discontinuity).
     pub ticks: i64,
     /// Ticks per second.
     pub clock_rate: u32,
