@@ -7,9 +7,17 @@
 //! number of readers. (A queue per reader would hold the same `Bytes` handles N times over; the shared ring
 //! holds each once.)
 //!
-//! The GOP cache keeps every packet since the last keyframe of the video track, bounded in bytes. A joining
-//! reader takes a snapshot of it and subscribes under the same lock, so the snapshot and the live packets
-//! join without a gap or a duplicate and the reader's first frame is a keyframe.
+//! The GOP cache keeps every packet since the last keyframe of the video track, bounded in bytes, starting
+//! at the parameter sets sent just before that keyframe whatever their timestamp. A joining reader takes a
+//! snapshot of it and subscribes under the same lock, so the snapshot and the live packets join without a
+//! gap or a duplicate and the reader's first frame is a keyframe.
+//!
+//! On the way in, a stream also:
+//! - keeps one continuous numbering per track across source restarts ([`Continuity`]), each track's gap
+//!   measured up to its own first packet so that audio and video stay in sync;
+//! - splits H.264/H.265 packets over `hub.max_packet_bytes` into fragmentation units, so UDP readers can
+//!   receive them, shifting the track's later sequence numbers accordingly;
+//! - follows the video track's parameter sets, which readers' SDP announces instead of the source's.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
