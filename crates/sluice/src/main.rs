@@ -11,11 +11,13 @@ use clap::{Parser, Subcommand};
 use sluice_server::config::{Config, DEFAULT_CONFIG};
 use tracing_subscriber::EnvFilter;
 
-/// Sluice: an RTSP media server. Publish a stream once, read it many times.
+/// Sluice: an RTSP media server and camera proxy. Publish or pull a stream once, read it many times.
 ///
 /// Readers connect to rtsp://HOST:8554/PATH over TCP, UDP or multicast; publishers push to a path with
-/// ANNOUNCE/RECORD (ffmpeg -f rtsp, GStreamer rtspclientsink). The embedded default config serves a test
-/// stream on rtsp://HOST:8554/demo.
+/// ANNOUNCE/RECORD (ffmpeg -f rtsp, GStreamer rtspclientsink); a path with `source = "rtsp://..."` pulls
+/// an IP camera, always on or on demand, with one camera session whatever the number of readers. The
+/// embedded default config serves a test stream on rtsp://HOST:8554/demo; `sluice default-config` shows
+/// every key.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
