@@ -74,6 +74,10 @@ pub struct RtspConfig {
     pub max_sessions: usize,
     /// `write_timeout`: seconds a reader's TCP socket may stay full before the reader is dropped.
     pub write_timeout: u32,
+    /// `udp_catchup_mbps`: how fast the GOP cache goes out to a joining UDP or multicast reader, in
+    /// Mbit/s, at least (1.5 times the stream's own rate when that is more, so the reader catches up).
+    /// Sent at once, a large GOP overflows the reader's socket buffer and its keyframe is lost.
+    pub udp_catchup_mbps: u32,
 }
 
 impl Default for RtspConfig {
@@ -92,6 +96,7 @@ impl Default for RtspConfig {
             max_body_bytes: 1024 * 1024,
             max_sessions: 4096,
             write_timeout: 10,
+            udp_catchup_mbps: 20,
         }
     }
 }
@@ -335,6 +340,9 @@ impl Config {
                 "rtsp.session_timeout",
                 "must be at least 1 second".into(),
             ));
+        }
+        if r.udp_catchup_mbps == 0 {
+            return Err(err("rtsp.udp_catchup_mbps", "must be at least 1".into()));
         }
         if r.max_header_bytes < 256 {
             return Err(err("rtsp.max_header_bytes", "must be at least 256".into()));

@@ -118,6 +118,7 @@ pub struct StreamStats {
 /// A live stream on a path.
 pub struct Stream {
     path: String,
+    created: Instant,
     tracks: Vec<Track>,
     video: Option<usize>,
     gop_limit: usize,
@@ -192,6 +193,7 @@ impl Stream {
         let n = tracks.len();
         Stream {
             path,
+            created: Instant::now(),
             tracks,
             video,
             gop_limit,
@@ -226,6 +228,15 @@ impl Stream {
     /// Counters.
     pub fn stats(&self) -> &StreamStats {
         &self.stats
+    }
+
+    /// The average rate the source has sent at since the stream started, in Mbit/s.
+    pub fn mbps(&self, now: Instant) -> f64 {
+        let us = now
+            .saturating_duration_since(self.created)
+            .as_micros()
+            .max(1) as f64;
+        self.stats.bytes_in.load(Ordering::Relaxed) as f64 * 8.0 / us
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -832,6 +832,10 @@ impl Conn {
                     self.state.udp.rtp.clone(),
                     self.state.udp.rtcp.clone(),
                     Some(self.etx.clone()),
+                    play::catchup_mbps(
+                        self.state.config.rtsp.udp_catchup_mbps,
+                        r.stream.mbps(now()),
+                    ),
                 ));
                 r.playing = Some(Playing::Udp(AbortOnDrop(task)));
             }
@@ -1111,16 +1115,19 @@ fn log_reader(id: u64, p: &Player) {
 }
 
 /// Sends a player's packets over UDP until the stream ends (then RTCP BYE and [`Event::StreamEnded`]).
+/// The GOP cache goes out at `catchup_mbps` at most (`rtsp.udp_catchup_mbps`).
 pub(crate) async fn udp_play(
     mut p: Player,
     rtp: Arc<UdpSocket>,
     rtcp: Arc<UdpSocket>,
     events: Option<EventTx>,
+    catchup_mbps: f64,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut reports = tokio::time::interval(REPORT_INTERVAL);
     reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        let catching_up = p.catching_up();
         tokio::select! {
             alive = p.fill(&mut batch) => {
                 if !alive {
@@ -1131,6 +1138,10 @@ pub(crate) async fn udp_play(
                     return;
                 }
                 p.send_udp(&rtp, &batch).await;
+                if catching_up {
+                    let bytes = batch.iter().map(|x| x.data.len()).sum();
+                    tokio::time::sleep(play::catchup_pause(bytes, catchup_mbps)).await;
+                }
                 batch.clear();
             }
             _ = reports.tick() => {

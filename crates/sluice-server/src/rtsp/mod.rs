@@ -158,7 +158,13 @@ impl ServerState {
         let progress = play::Progress::new(stream.tracks().len());
         let player = Player::new(sub, stream.video_track(), outs, progress);
         info!(path = stream.path(), %group, "multicast sender started");
-        let task = tokio::spawn(conn::udp_play(player, sock.clone(), sock, None));
+        let task = tokio::spawn(conn::udp_play(
+            player,
+            sock.clone(),
+            sock,
+            None,
+            play::catchup_mbps(r.udp_catchup_mbps, stream.mbps(now())),
+        ));
         let s = Arc::new(MulticastSender {
             stream: stream.clone(),
             task,

@@ -103,6 +103,20 @@ impl Progress {
     }
 }
 
+/// How long `bytes` take at `mbps` Mbit/s: the pause after a batch of the GOP cache sent to a UDP
+/// reader, so that the burst does not overflow its socket buffer.
+pub fn catchup_pause(bytes: usize, mbps: f64) -> Duration {
+    Duration::from_micros((bytes as f64 * 8.0 / mbps.max(1.0)) as u64)
+}
+
+/// The rate the GOP cache goes out to a joining UDP reader: the configured floor, or one and a half
+/// times the stream's own rate when that is more, so that the reader still catches up with the live
+/// stream (a cache of `g` seconds in `2g`; a reader that falls further behind than the ring skips to
+/// the next keyframe).
+pub fn catchup_mbps(floor: u32, stream_mbps: f64) -> f64 {
+    f64::from(floor).max(1.5 * stream_mbps)
+}
+
 /// A packet's RTP sequence number.
 fn seq_of(p: &Packet) -> Option<u16> {
     p.data.get(2..4).map(|s| u16::from_be_bytes([s[0], s[1]]))
@@ -252,6 +266,11 @@ impl Player {
             .rev()
             .find(|p| p.track == video)
             .is_some_and(|p| p.data.get(1).is_some_and(|b| b & 0x80 == 0))
+    }
+
+    /// Whether packets of the GOP cache are still to be sent.
+    pub fn catching_up(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// The reader is being dropped: what was still queued for it counts as lost.
@@ -506,6 +525,16 @@ mod tests {
             let p = Player::new(stream.subscribe().unwrap(), Some(0), outs(), progress);
             assert_eq!(pending_seqs(&p), [10, 11, 12, 13, 14], "last sent {last}");
         }
+    }
+
+    #[test]
+    fn gop_catch_up_is_paced() {
+        // 90 kB at 20 Mbit/s: 36 ms.
+        assert_eq!(catchup_pause(90_000, 20.0), Duration::from_millis(36));
+        // The floor, or 1.5 times a faster stream.
+        assert_eq!(catchup_mbps(20, 4.0), 20.0);
+        assert_eq!(catchup_mbps(20, 40.0), 60.0);
+        assert!(catchup_pause(1, 0.0) <= Duration::from_micros(8));
     }
 
     #[tokio::test(start_paused = true)]
