@@ -27,7 +27,7 @@ use crate::schedule::{keepalive_interval, Due, Schedule};
 use crate::session::{
     bind_pair, close_quietly, connect, free_pair, keepalive_method, parse_url, port_of,
 };
-use crate::setup::{adopt_session, interpret_setup, Delivery, Requested, SessionState, Transport};
+use crate::setup::{adopt_answer, interpret_setup, Delivery, Requested, SessionState, Transport};
 
 /// The content type of the announced description.
 const SDP: &str = "application/sdp";
@@ -184,7 +184,7 @@ impl Publisher {
                 .request(Method::Setup, url, &[("Transport", transport)])
                 .await?;
             expect_success("SETUP", url, &answer)?;
-            adopt(&mut link, &mut session, &answer, "SETUP", url)?;
+            adopt_answer(&mut link, &mut session, &answer, "SETUP", url)?;
             let used = link.used_channels();
             let setup = interpret_setup(
                 &requested,
@@ -240,7 +240,7 @@ impl Publisher {
             )
             .await?;
         expect_success("RECORD", aggregate, &answer)?;
-        adopt(&mut link, &mut session, &answer, "RECORD", aggregate)?;
+        adopt_answer(&mut link, &mut session, &answer, "RECORD", aggregate)?;
         tracing::info!(url = %announced.request_url, tracks = outputs.len(), udp, "recording");
         Ok(Recording::new(link, announced, outputs, session))
     }
@@ -833,25 +833,6 @@ fn expect_success(method: &str, url: &str, answer: &Response) -> Result<(), Clie
         Verdict::Error(e) => Err(e),
         _ => Err(status_error(method, url, answer)),
     }
-}
-
-/// Takes a `SETUP` or `RECORD` answer's `Session` into account (CAMERA-QUIRKS #10–#12).
-fn adopt(
-    link: &mut Link,
-    session: &mut Option<SessionState>,
-    answer: &Response,
-    method: &str,
-    url: &str,
-) -> Result<(), ClientError> {
-    adopt_session(
-        session,
-        answer.headers.get("Session"),
-        link.options.session_id,
-        &mut link.quirks,
-    )
-    .map_err(|detail| protocol(method, url, detail))?;
-    link.requester.session_id = session.as_ref().map(|s| s.id.clone());
-    Ok(())
 }
 
 fn protocol(method: &str, url: &str, detail: String) -> ClientError {

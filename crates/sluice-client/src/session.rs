@@ -28,8 +28,8 @@ use crate::quirk::{self, Quirk, QuirkLog};
 use crate::response::{classify, status_error, teardown_gone, Verdict};
 use crate::schedule::{keepalive_interval, Due, Schedule};
 use crate::setup::{
-    adopt_session, interpret_rtp_info, interpret_setup, Delivery, Requested, RtpStart,
-    SessionState, SetupProblem, Transport,
+    adopt_answer, interpret_rtp_info, interpret_setup, Delivery, Requested, RtpStart, SessionState,
+    SetupProblem, Transport,
 };
 use crate::stats::{ReceiverStats, SenderReportInfo};
 
@@ -1191,18 +1191,7 @@ async fn start(
                 Verdict::Error(e) => return Err(e.into()),
                 _ => return Err(status_error("SETUP", &track.control, &answer).into()),
             }
-            adopt_session(
-                &mut session,
-                answer.headers.get("Session"),
-                link.options.session_id,
-                &mut link.quirks,
-            )
-            .map_err(|detail| ClientError::Protocol {
-                method: Some("SETUP".to_owned()),
-                url: track.control.clone(),
-                detail,
-            })?;
-            link.requester.session_id = session.as_ref().map(|s| s.id.clone());
+            adopt_answer(link, &mut session, &answer, "SETUP", &track.control)?;
             let used = link.used_channels();
             let setup = match interpret_setup(
                 &requested,
@@ -1315,17 +1304,7 @@ async fn start(
         _ => return Err(status_error("PLAY", &description.aggregate, &answer).into()),
     }
     // The PLAY answer may change the timeout (GW Security: 60 in SETUP, 120 in PLAY).
-    adopt_session(
-        &mut session,
-        answer.headers.get("Session"),
-        link.options.session_id,
-        &mut link.quirks,
-    )
-    .map_err(|detail| ClientError::Protocol {
-        method: Some("PLAY".to_owned()),
-        url: description.aggregate.clone(),
-        detail,
-    })?;
+    adopt_answer(link, &mut session, &answer, "PLAY", &description.aggregate)?;
     let controls: Vec<&str> = tracks
         .iter()
         .filter_map(|t| description.tracks.get(t.index).map(|d| d.control.as_str()))

@@ -8,6 +8,8 @@ use sluice_rtsp::header::{
 use sluice_rtsp::message::Response;
 use sluice_rtsp::sdp::{MediaDescription, SessionDescription};
 
+use crate::error::ClientError;
+use crate::link::Link;
 use crate::options::{InitialSequencePolicy, SessionIdPolicy};
 use crate::quirk::{self, QuirkLog};
 
@@ -315,6 +317,30 @@ pub(crate) struct SessionState {
 }
 
 /// Takes the `Session` header of a `SETUP` or `PLAY` answer into account (RFC 2326 §12.37).
+/// Takes the `Session` of a `SETUP`, `PLAY` or `RECORD` answer into account (CAMERA-QUIRKS #10–#12)
+/// and sends it with the link's next requests.
+pub(crate) fn adopt_answer(
+    link: &mut Link,
+    session: &mut Option<SessionState>,
+    answer: &Response,
+    method: &str,
+    url: &str,
+) -> Result<(), ClientError> {
+    adopt_session(
+        session,
+        answer.headers.get("Session"),
+        link.options.session_id,
+        &mut link.quirks,
+    )
+    .map_err(|detail| ClientError::Protocol {
+        method: Some(method.to_owned()),
+        url: url.to_owned(),
+        detail,
+    })?;
+    link.requester.session_id = session.as_ref().map(|s| s.id.clone());
+    Ok(())
+}
+
 pub(crate) fn adopt_session(
     current: &mut Option<SessionState>,
     value: Option<&str>,
