@@ -20,8 +20,19 @@ pub struct Sluice {
 
 impl Sluice {
     /// Starts the server with `[paths.demo]` (the built-in clip) and `[paths.lobby]` (a publisher
-    /// path), and waits until it accepts connections.
+    /// path), and waits until it accepts connections. The free ports it picks may be taken by another
+    /// test before the server binds them (clients bind ephemeral UDP ports too): then it tries others.
     pub async fn start() -> Sluice {
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start().await {
+                return server;
+            }
+        }
+        panic!("Sluice found no free ports in 5 tries");
+    }
+
+    /// One try: `None` when a port was taken meanwhile.
+    async fn try_start() -> Option<Sluice> {
         let rtsp = net::free_tcp_port().unwrap();
         let rtp = net::free_udp_pair().unwrap();
         let multicast = net::free_udp_pair().unwrap();
@@ -38,11 +49,19 @@ impl Sluice {
         );
         let config = Config::parse(&toml, "client-test.toml").unwrap_or_else(|e| panic!("{e}"));
         let task = tokio::spawn(sluice_server::run(Arc::new(config)));
+        let mut listening = false;
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return Sluice { addr, task };
+            if task.is_finished() {
+                match task.await {
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::AddrInUse => return None,
+                    other => panic!("the server stopped: {other:?}"),
+                }
             }
-            assert!(!task.is_finished(), "the server stopped: {:?}", task.await);
+            if listening {
+                // The UDP ports are bound right after the listener: still running now, they were.
+                return Some(Sluice { addr, task });
+            }
+            listening = tokio::net::TcpStream::connect(addr).await.is_ok();
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("Sluice did not listen on {addr}");
