@@ -65,7 +65,31 @@ impl Server {
     }
 
     /// Starts `bin serve` with options.
+    ///
+    /// The free ports it picks may be taken by another test before the server binds them (clients
+    /// bind ephemeral UDP ports too); then it tries other ports, up to five times.
     pub fn start_with(bin: &str, options: ServerOptions) -> Result<Server> {
+        let taken = |text: &str| text.contains("Address already in use");
+        let mut last = None;
+        for _ in 0..5 {
+            match Server::try_start(bin, &options) {
+                Ok(server) => {
+                    // The UDP ports are bound right after the listener.
+                    std::thread::sleep(Duration::from_millis(50));
+                    match server.check_running() {
+                        Ok(()) => return Ok(server),
+                        Err(e) if taken(&server.log()) => last = Some(e),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) if taken(&format!("{e:#}")) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("no free ports")))
+    }
+
+    fn try_start(bin: &str, options: &ServerOptions) -> Result<Server> {
         let dir = tempfile::Builder::new()
             .prefix("sluice-test-")
             .tempdir()
