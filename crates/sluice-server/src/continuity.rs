@@ -33,6 +33,9 @@ pub struct Continuity {
     last_out: Option<Numbering>,
     offsets: Option<Offsets>,
     resume_gap: Option<u32>,
+    /// The highest input sequence number of this session, once a packet of it went out as several
+    /// (see [`grow`](Self::grow)): older input would take a number already given out.
+    split_mark: Option<u16>,
 }
 
 impl Continuity {
@@ -40,6 +43,25 @@ impl Continuity {
     pub fn resume(&mut self, gap_ticks: u32) {
         self.offsets = None;
         self.resume_gap = Some(gap_ticks);
+        self.split_mark = None;
+    }
+
+    /// The packet just mapped goes out as `1 + extra` packets, numbered on from its own: later
+    /// packets move on by `extra`.
+    pub fn grow(&mut self, extra: u16) {
+        if let (Some(off), Some(last)) = (&mut self.offsets, &mut self.last_out) {
+            let input = last.seq.wrapping_sub(off.seq);
+            off.seq = off.seq.wrapping_add(extra);
+            last.seq = last.seq.wrapping_add(extra);
+            self.split_mark = Some(self.split_mark.map_or(input, |m| newest(m, input)));
+        }
+    }
+
+    /// Whether a packet came too late to be numbered: after a packet of this session that was
+    /// split, and from before it.
+    pub fn is_late(&self, input_seq: u16) -> bool {
+        self.split_mark
+            .is_some_and(|mark| input_seq.wrapping_sub(mark) as i16 <= 0)
     }
 
     /// Whether [`resume`](Self::resume) was called and no packet has been mapped since.
@@ -73,7 +95,19 @@ impl Continuity {
             pt,
         };
         self.last_out = Some(out);
+        if let Some(mark) = &mut self.split_mark {
+            *mark = newest(*mark, input.seq);
+        }
         out
+    }
+}
+
+/// The later of two sequence numbers (modulo 2^16).
+fn newest(a: u16, b: u16) -> u16 {
+    if b.wrapping_sub(a) as i16 > 0 {
+        b
+    } else {
+        a
     }
 }
 
@@ -137,5 +171,20 @@ mod tests {
         let mut c = Continuity::default();
         c.resume(1000);
         assert_eq!(c.map(n(5, 5, 5)), n(5, 5, 5));
+    }
+
+    #[test]
+    fn a_split_packet_moves_later_numbers_on_and_late_ones_are_refused() {
+        let mut c = Continuity::default();
+        assert_eq!(c.map(n(100, 0, 7)).seq, 100);
+        c.grow(3); // 100 went out as 100..=103
+        assert!(c.is_late(100));
+        assert!(c.is_late(99));
+        assert!(!c.is_late(101));
+        assert_eq!(c.map(n(101, 0, 7)).seq, 104);
+        // A restart continues after the last piece and forgets the mark.
+        c.resume(90);
+        assert!(!c.is_late(5));
+        assert_eq!(c.map(n(5, 0, 8)).seq, 105);
     }
 }

@@ -140,10 +140,6 @@ struct Inner {
     prelude_from: Option<usize>,
     /// The video track's parameter sets as seen in the stream, which readers' SDP announces.
     inband: Option<InBandParams>,
-    /// Per track, what re-fragmented packets added to the sequence numbers so far.
-    extra_seq: Vec<u16>,
-    /// Per track, the highest sequence number mapped so far (before `extra_seq`).
-    highest_seq: Vec<Option<u16>>,
     /// After a source restart: when the previous session's last packet came. Each track's gap is
     /// measured from it to the track's first packet of the new session, so that audio, which resumes at
     /// once, and video, which resumes at the next keyframe, stay in sync.
@@ -208,8 +204,6 @@ impl Stream {
                 gop_ts: None,
                 prelude_from: None,
                 inband,
-                extra_seq: vec![0; n],
-                highest_seq: vec![None; n],
                 resumed_after: None,
             }),
         }
@@ -304,20 +298,12 @@ impl Stream {
                 t.clock_rate,
             ));
         }
-        let mut out = cont.map(input);
-        let extra = inner.extra_seq.get(track).copied().unwrap_or(0);
-        if let Some(highest) = inner.highest_seq.get_mut(track) {
-            let newer = highest.is_none_or(|h| out.seq.wrapping_sub(h) as i16 > 0);
-            if extra != 0 && !newer {
-                // Once a packet was split, a late one would take a number already given out.
-                self.stats.late_packets.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            if newer {
-                *highest = Some(out.seq);
-            }
+        if cont.is_late(input.seq) {
+            // Once a packet was split, a late one would take a number already given out.
+            self.stats.late_packets.fetch_add(1, Ordering::Relaxed);
+            return;
         }
-        out.seq = out.seq.wrapping_add(extra);
+        let out = cont.map(input);
         let video = self.video == Some(track);
         let mut pieces = Vec::new();
         if t.refragment
@@ -326,10 +312,7 @@ impl Stream {
         {
             // An oversized packet goes on as several, numbered on from it; later packets of the track
             // shift by as many.
-            let added = u16::try_from(pieces.len() - 1).unwrap_or(u16::MAX);
-            if let Some(e) = inner.extra_seq.get_mut(track) {
-                *e = e.wrapping_add(added);
-            }
+            cont.grow(u16::try_from(pieces.len() - 1).unwrap_or(u16::MAX));
             for (i, piece) in pieces.into_iter().enumerate() {
                 let numbering = Numbering {
                     seq: out.seq.wrapping_add(i as u16),
