@@ -1479,6 +1479,15 @@ pub(crate) fn aggregated_nals(body: Option<&[u8]>) -> impl Iterator<Item = &[u8]
     })
 }
 
+/// The `profile-level-id` of an SPS (header included): RFC 6184 §8.1, profile_idc, the constraint
+/// flags byte and level_idc in upper-case hex; `None` when the SPS is too short.
+pub fn profile_level_id(sps: &[u8]) -> Option<String> {
+    let &[profile, constraints, level] = sps.get(1..4)? else {
+        return None;
+    };
+    Some(format!("{profile:02X}{constraints:02X}{level:02X}"))
+}
+
 /// The SDP `a=fmtp` parameters for an H.264 stream sent by [`Packetizer`]:
 /// `packetization-mode=1;profile-level-id=XXXXXX;sprop-parameter-sets=<SPS>,<PPS>`.
 ///
@@ -1487,12 +1496,8 @@ pub(crate) fn aggregated_nals(body: Option<&[u8]>) -> impl Iterator<Item = &[u8]
 pub fn fmtp(sps: &[u8], pps: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = String::from("packetization-mode=1");
-    // RFC 6184 §8.1: profile-level-id is profile_idc, the constraint flags byte and level_idc.
-    if let Some(&[profile, constraints, level]) = sps.get(1..4) {
-        let _ = write!(
-            out,
-            ";profile-level-id={profile:02X}{constraints:02X}{level:02X}"
-        );
+    if let Some(id) = profile_level_id(sps) {
+        let _ = write!(out, ";profile-level-id={id}");
     }
     let _ = write!(
         out,

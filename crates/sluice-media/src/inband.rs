@@ -147,12 +147,8 @@ impl InBandParams {
         let mut ours: Vec<(&str, String)> = Vec::new();
         match self.codec {
             Codec::H264 => {
-                // RFC 6184 §8.1: profile_idc, constraint flags, level_idc, from the SPS.
-                if let Some(&[profile, constraints, level]) = sps.get(1..4) {
-                    ours.push((
-                        "profile-level-id",
-                        format!("{profile:02X}{constraints:02X}{level:02X}"),
-                    ));
+                if let Some(id) = crate::h264::profile_level_id(sps) {
+                    ours.push(("profile-level-id", id));
                 }
                 ours.push(("sprop-parameter-sets", format!("{},{pps}", b64.encode(sps))));
             }
